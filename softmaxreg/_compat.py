@@ -1,0 +1,184 @@
+"""The one module that talks to ``array_api_compat``.
+
+Everything else in softmaxreg asks this module for an array namespace, a
+device, or a conversion. Public helpers for users live in
+:mod:`softmaxreg.backends`, which re-exports what is meant for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import array_api_compat as aac
+import numpy as np
+
+__all__ = [
+    "BACKENDS",
+    "array_namespace",
+    "backend_name",
+    "check_same_device",
+    "device",
+    "dtype_name",
+    "is_dask_namespace",
+    "is_jax_namespace",
+    "is_lazy",
+    "is_numpy_namespace",
+    "is_torch_namespace",
+    "is_writeable",
+    "library_name",
+    "resolve_dtype",
+]
+
+#: Every backend softmaxreg knows by name, in the order ``available()`` lists them.
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
+
+device = aac.device
+is_numpy_namespace = aac.is_numpy_namespace
+is_torch_namespace = aac.is_torch_namespace
+is_jax_namespace = aac.is_jax_namespace
+is_dask_namespace = aac.is_dask_namespace
+is_writeable = aac.is_writeable_array
+
+
+def library_name(x: Any) -> str:
+    """Name of the array library that ``x`` belongs to (for error messages)."""
+    for name, test in (
+        ("numpy", aac.is_numpy_array),
+        ("torch", aac.is_torch_array),
+        ("jax", aac.is_jax_array),
+        ("dask", aac.is_dask_array),
+        ("cupy", aac.is_cupy_array),
+        ("array_api_strict", _is_strict_array),
+    ):
+        if test(x):
+            return name
+    return type(x).__module__.split(".")[0] + "." + type(x).__name__
+
+
+def _is_strict_array(x: Any) -> bool:
+    return type(x).__module__.startswith("array_api_strict")
+
+
+def backend_name(xp: Any) -> str:
+    """Name of the backend behind a namespace returned by :func:`array_namespace`."""
+    for name, test in (
+        ("numpy", aac.is_numpy_namespace),
+        ("torch", aac.is_torch_namespace),
+        ("jax", aac.is_jax_namespace),
+        ("dask", aac.is_dask_namespace),
+        ("cupy", aac.is_cupy_namespace),
+        ("array_api_strict", aac.is_array_api_strict_namespace),
+    ):
+        if test(xp):
+            return name
+    return getattr(xp, "__name__", repr(xp))
+
+
+def array_namespace(*named: tuple[str, Any]) -> Any:
+    """Infer the one namespace of the named arrays; ``None`` entries are ignored.
+
+    Takes ``(name, array)`` pairs so that a mix of libraries is reported with
+    the argument names: "`X` is a torch array but `W` is a numpy array".
+    Python scalars are allowed (they take the namespace of the arrays).
+    """
+    arrays = [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
+    if not arrays:
+        msg = "no array arguments given: pass at least one array"
+        raise TypeError(msg)
+    first_name, first = arrays[0]
+    first_lib = library_name(first)
+    for name, a in arrays[1:]:
+        lib = library_name(a)
+        if lib != first_lib:
+            msg = (
+                f"`{first_name}` is a {first_lib} array but `{name}` is a {lib} array; "
+                f"put all arrays on one backend first, e.g. "
+                f"softmaxreg.backends.asarray({name}, backend={first_lib!r})"
+            )
+            raise TypeError(msg)
+    try:
+        return aac.array_namespace(*(a for _, a in arrays))
+    except TypeError as exc:
+        msg = f"`{first_name}` of type {type(first).__name__} is not a supported array: {exc}"
+        raise TypeError(msg) from None
+
+
+def check_same_device(*named: tuple[str, Any]) -> Any:
+    """Return the device shared by the named arrays, or raise naming the two that differ."""
+    arrays = [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
+    # a JAX tracer has no device inside jax.jit: nothing to compare there
+    arrays = [(n, a) for n, a in arrays if device(a) is not None]
+    if not arrays:
+        return None
+    first_name, first = arrays[0]
+    dev = device(first)
+    for name, a in arrays[1:]:
+        other = device(a)
+        if other != dev:
+            msg = (
+                f"`{first_name}` is on device {dev!r} but `{name}` is on device {other!r}; "
+                f"move them to one device first"
+            )
+            raise ValueError(msg)
+    return dev
+
+
+def is_lazy(x: Any) -> bool:
+    """True when reading a value of ``x`` would force a computation or fail under a trace.
+
+    Concrete JAX arrays are not lazy (their values can be checked); tracers
+    inside ``jax.jit`` and every Dask array are.
+    """
+    if aac.is_jax_array(x):
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    return bool(aac.is_lazy_array(x))
+
+
+def dtype_name(dtype: Any) -> str:
+    """``"float32"`` for ``torch.float32``, ``np.float32``, ``array_api_strict.float32``..."""
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def resolve_dtype(xp: Any, dtype: Any) -> Any:
+    """Turn ``"float32"``, a NumPy dtype or a namespace dtype into ``xp``'s dtype."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        name = dtype
+    elif isinstance(dtype, type) and issubclass(dtype, np.generic):
+        name = np.dtype(dtype).name
+    elif isinstance(dtype, np.dtype):
+        name = dtype.name
+    else:
+        return dtype
+    if name not in ("float32", "float64"):
+        msg = f"`dtype` must be 'float32' or 'float64', got {dtype!r}"
+        raise ValueError(msg)
+    return getattr(xp, name)
+
+
+def import_backend(name: str) -> Any:
+    """Import the module behind a backend name, with an install hint when it is missing."""
+    modules = {
+        "numpy": "numpy",
+        "array_api_strict": "array_api_strict",
+        "torch": "torch",
+        "jax": "jax.numpy",
+        "dask": "dask.array",
+        "cupy": "cupy",
+    }
+    if name not in modules:
+        msg = f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}"
+        raise ValueError(msg)
+    try:
+        return importlib.import_module(modules[name])
+    except ImportError:
+        extra = {"array_api_strict": "test"}.get(name, name)
+        msg = (
+            f"backend {name!r} is not installed; install it with "
+            f"`pip install 'softmaxreg[{extra}]'`"
+        )
+        raise ImportError(msg) from None

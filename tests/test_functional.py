@@ -1,0 +1,350 @@
+"""The numerical core on every backend: values, gradients, stability, laziness, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from array_api_extra.testing import lazy_xp_function
+from conftest import assert_array
+from hypothesis import given
+from hypothesis import strategies as st
+
+import softmaxreg as sr
+from softmaxreg.functional import _loss_and_grad
+from softmaxreg.testing import check_grad
+
+# On JAX these run under jax.jit, on Dask with compute() forbidden (see conftest).
+for _f in (sr.forward, sr.logsumexp, sr.log_softmax, sr.softmax, sr.one_hot,
+           sr.cross_entropy, sr.loss_and_grad):
+    lazy_xp_function(_f)
+
+ATOL = {"float32": 1e-5, "float64": 1e-12}
+RTOL = {"float32": 2e-5, "float64": 1e-10}
+
+
+def reference(X, y, W, b, l2=0.0, sw=None, cw=None):
+    """Plain NumPy float64 loss and gradient, written as in the lesson (row-major)."""
+    X, W, b = (np.asarray(a, dtype=np.float64) for a in (X, W, b))
+    Z = X @ W + b
+    Z = Z - Z.max(axis=1, keepdims=True)
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    n, C = Z.shape
+    Y = np.eye(C)[y]
+    w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+    if cw is not None:
+        w = w * np.asarray(cw, dtype=np.float64)[y]
+    nll = -np.log(P[np.arange(n), y])
+    loss = (w * nll).sum() / w.sum() + l2 / 2 * (W**2).sum()
+    G = w[:, None] * (P - Y) / w.sum()
+    return loss, X.T @ G + l2 * W, G.sum(axis=0)
+
+
+def problem(seed=0, n=37, d=5, C=4, dtype="float64", weights=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.integers(0, C, size=n)
+    y[:C] = np.arange(C)
+    W = (0.5 * rng.normal(size=(d, C))).astype(dtype)
+    b = rng.normal(size=C).astype(dtype)
+    sw = rng.uniform(0.1, 3.0, size=n).astype(dtype) if weights else None
+    cw = rng.uniform(0.2, 2.0, size=C).astype(dtype) if weights else None
+    return X, y, W, b, sw, cw
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weights", [False, True])
+def test_loss_and_grad_matches_reference(bk, dtype, weights):
+    X, y, W, b, sw, cw = problem(dtype=dtype, weights=weights)
+    a = bk.asarray
+    loss, dW, db = sr.loss_and_grad(
+        a(X), a(y), a(W), a(b), l2=0.3,
+        sample_weight=None if sw is None else a(sw),
+        class_weight=None if cw is None else a(cw),
+    )
+    ref_loss, ref_dW, ref_db = reference(X, y, W, b, 0.3, sw, cw)
+    tol = {"rtol": RTOL[dtype], "atol": ATOL[dtype]}
+    assert_array(loss, ref_loss, bk, dtype=dtype, **tol)
+    assert_array(dW, ref_dW, bk, dtype=dtype, **tol)
+    assert_array(db, ref_db, bk, dtype=dtype, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forward_softmax_one_hot(bk, dtype):
+    X, y, W, b, _, _ = problem(dtype=dtype)
+    a = bk.asarray
+    Z = X.astype(np.float64) @ W + b
+    tol = {"rtol": RTOL[dtype], "atol": ATOL[dtype]}
+    assert_array(sr.forward(a(X), a(W), a(b)), Z, bk, dtype=dtype, **tol)
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    Zc = a(Z.astype(dtype))
+    assert_array(sr.softmax(Zc), P, bk, dtype=dtype, **tol)
+    assert_array(sr.log_softmax(Zc), np.log(P), bk, dtype=dtype, **tol)
+    assert_array(sr.logsumexp(Zc), np.log(np.exp(Z).sum(axis=1)), bk, dtype=dtype, **tol)
+    assert_array(sr.logsumexp(Zc, axis=0, keepdims=True),
+                 np.log(np.exp(Z).sum(axis=0, keepdims=True)), bk, dtype=dtype, **tol)
+    assert_array(sr.one_hot(a(y), 4, dtype=bk.dtype(dtype)), np.eye(4)[y], bk, dtype=dtype)
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_cross_entropy_matches_torch_and_sklearn(bk, weights):
+    torch = pytest.importorskip("torch")
+    from sklearn.metrics import log_loss
+
+    X, y, W, b, sw, cw = problem(weights=weights)
+    Z = X @ W + b
+    a = bk.asarray
+    got = sr.cross_entropy(a(Z), a(y), sample_weight=None if sw is None else a(sw),
+                           class_weight=None if cw is None else a(cw))
+    t_loss = torch.nn.functional.cross_entropy(
+        torch.from_numpy(Z), torch.from_numpy(y),
+        weight=None if cw is None else torch.from_numpy(cw),
+    ).item()
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    row_w = np.ones(len(y)) if sw is None else sw
+    if cw is not None:
+        row_w = row_w * cw[y]
+    sk_loss = log_loss(y, P, sample_weight=row_w, labels=np.arange(4))
+    if sw is None:  # torch's `weight=` is the class weight; it has no per-sample weight
+        np.testing.assert_allclose(t_loss, sk_loss, rtol=1e-12)
+        assert_array(got, t_loss, bk, dtype="float64", rtol=1e-12)
+    assert_array(got, sk_loss, bk, dtype="float64", rtol=1e-12)
+
+
+def test_gradient_matches_torch_autograd(bk):
+    torch = pytest.importorskip("torch")
+    X, y, W, b, sw, cw = problem(weights=True)
+    tW = torch.tensor(W, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    Z = torch.from_numpy(X) @ tW + tb
+    nll = torch.nn.functional.cross_entropy(Z, torch.from_numpy(y), reduction="none")
+    w = torch.from_numpy(sw * cw[y])
+    loss = (w * nll).sum() / w.sum() + 0.7 / 2 * (tW**2).sum()
+    loss.backward()
+    a = bk.asarray
+    got = sr.loss_and_grad(a(X), a(y), a(W), a(b), l2=0.7, sample_weight=a(sw),
+                           class_weight=a(cw))
+    assert_array(got[0], loss.item(), bk, dtype="float64", rtol=1e-12)
+    assert_array(got[1], tW.grad.numpy(), bk, dtype="float64", rtol=1e-10, atol=1e-14)
+    assert_array(got[2], tb.grad.numpy(), bk, dtype="float64", rtol=1e-10, atol=1e-14)
+
+
+def test_backends_agree_with_numpy(bk):
+    """Same inputs, same float64 results on every backend (to rounding)."""
+    X, y, W, b, sw, cw = problem(seed=3, n=200, d=7, C=3, weights=True)
+    expected = sr.loss_and_grad(X, y, W, b, l2=0.05, sample_weight=sw, class_weight=cw)
+    a = bk.asarray
+    got = sr.loss_and_grad(a(X), a(y), a(W), a(b), l2=0.05, sample_weight=a(sw),
+                           class_weight=a(cw))
+    for g, e in zip(got, expected, strict=True):
+        assert_array(g, e, bk, dtype="float64", rtol=1e-12, atol=1e-15)
+
+
+def test_inputs_are_not_mutated(bk):
+    X, y, W, b, sw, cw = problem(weights=True)
+    arrays = [bk.asarray(v) for v in (X, y, W, b, sw, cw)]
+    sr.loss_and_grad(*arrays[:4], l2=0.1, sample_weight=arrays[4], class_weight=arrays[5])
+    sr.softmax(arrays[0])
+    for got, orig in zip(arrays, (X, y, W, b, sw, cw), strict=True):
+        np.testing.assert_array_equal(sr.backends.to_numpy(got), orig)
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch"])
+@pytest.mark.parametrize("block_rows", [1, 7, 64, 10_000])
+@pytest.mark.parametrize("weights", [False, True])
+def test_blocked_and_native_paths_equal_generic(name, block_rows, weights):
+    """The CPU fast paths (row blocks, in-place temporaries) equal the plain generic code."""
+    pytest.importorskip(name)
+    X, y, W, b, sw, cw = problem(seed=5, n=300, weights=weights)
+    a = [sr.backends.asarray(v, backend=name) for v in (X, y, W, b)]
+    w = None if sw is None else sr.backends.asarray(sw * cw[y], backend=name)
+    xp = sr.backends.namespace_of(a[0])
+    plain = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=300, native=False)
+    fast = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=block_rows, native=True)
+    for p, f in zip(plain, fast, strict=True):
+        assert type(p) is type(f)
+        np.testing.assert_allclose(sr.backends.to_numpy(f), sr.backends.to_numpy(p),
+                                   rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+shapes = st.tuples(st.integers(1, 12), st.integers(1, 4), st.integers(2, 4))
+
+
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1), weighted=st.booleans(),
+       l2=st.sampled_from([0.0, 1e-3, 0.5, 3.0]))
+def test_gradient_equals_finite_differences(bk, shape, seed, weighted, l2):
+    """Analytic gradient = central finite differences of the loss, float64, any backend."""
+    n, d, C = shape
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-3, 3, size=(n, d))
+    y = rng.integers(0, C, size=n)
+    W = rng.uniform(-2, 2, size=(d, C))
+    b = rng.uniform(-2, 2, size=C)
+    kw = {"l2": l2}
+    if weighted:
+        sw = rng.uniform(0, 3, size=n)
+        sw[0] = 1.0  # at least one row carries weight
+        kw |= {"sample_weight": bk.asarray(sw),
+               "class_weight": bk.asarray(rng.uniform(0.1, 3, size=C))}
+    a = bk.asarray
+    # check_grad reads float losses, so on Dask it computes outside the core on purpose
+    assert check_grad(a(X), a(y), a(W), a(b), **kw) < 1e-6
+
+
+# ----------------------------------------------------------------------------- stability
+
+
+@given(rows=st.lists(st.lists(st.floats(-1e4, 1e4, width=32), min_size=2, max_size=6)
+                     .filter(lambda r: len(r) > 1), min_size=1, max_size=5),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_softmax_properties(eager_bk, rows, dtype):
+    width = min(len(r) for r in rows)
+    Z = np.array([r[:width] for r in rows], dtype=dtype)
+    P = sr.softmax(eager_bk.asarray(Z))
+    got = sr.backends.to_numpy(P)
+    assert got.dtype == np.dtype(dtype)
+    assert np.all(np.isfinite(got)) and np.all(got >= 0) and np.all(got <= 1)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5 if dtype == "float32" else 1e-12)
+    # exact shift invariance: the max-shift removes any common shift, and shifts by
+    # the row's own max keep every difference exact in floating point
+    shifted = sr.softmax(eager_bk.asarray(Z - Z.max(axis=1, keepdims=True)))
+    np.testing.assert_array_equal(sr.backends.to_numpy(shifted), got)
+    # log_softmax agrees with log(softmax) where the probability is not tiny
+    logp = sr.backends.to_numpy(sr.log_softmax(eager_bk.asarray(Z)))
+    big = got > 1e-6
+    np.testing.assert_allclose(np.exp(logp[big]), got[big], rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_large_logits_and_inf(bk, dtype):
+    Z = np.array([[1e4, 1e4 - 1.0, -1e4], [0.0, -np.inf, 1.0], [-np.inf, 5.0, -np.inf]],
+                 dtype=dtype)
+    e1 = np.exp(-1.0)
+    expected = np.array([[1 / (1 + e1), e1 / (1 + e1), 0.0],
+                         [1 / (1 + np.e), 0.0, np.e / (1 + np.e)],
+                         [0.0, 1.0, 0.0]])
+    tol = {"rtol": RTOL[dtype], "atol": ATOL[dtype]}
+    assert_array(sr.softmax(bk.asarray(Z)), expected, bk, dtype=dtype, **tol)
+    lse = np.array([1e4 + np.log1p(e1), np.log1p(np.e), 5.0])
+    assert_array(sr.logsumexp(bk.asarray(Z)), lse, bk, dtype=dtype, **tol)
+    # the naive formula overflows in float32: the max-shift is what makes this finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = np.exp(Z[:1]) / np.exp(Z[:1]).sum()
+    if dtype == "float32":
+        assert not np.all(np.isfinite(naive))
+
+
+def test_loss_at_large_logits_is_finite(bk):
+    X = np.array([[1e3, -1e3], [-1e3, 1e3]], dtype=np.float32)
+    W = np.array([[10.0, -10.0], [-10.0, 10.0]], dtype=np.float32)
+    b = np.zeros(2, dtype=np.float32)
+    y = np.array([1, 1])
+    a = bk.asarray
+    loss, dW, db = sr.loss_and_grad(a(X), a(y), a(W), a(b))
+    # row 0 is confidently wrong by a logit gap of 4e4: loss 2e4, no overflow
+    assert_array(loss, 2e4, bk, dtype="float32", rtol=1e-6)
+    assert np.all(np.isfinite(sr.backends.to_numpy(dW)))
+    assert np.all(np.isfinite(sr.backends.to_numpy(db)))
+
+
+# ----------------------------------------------------------------------------- laziness
+
+
+def test_jax_jit_of_the_core_equals_eager():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    X, y, W, b, sw, cw = problem(weights=True)
+    args = [jnp.asarray(v) for v in (X, y, W, b, sw, cw)]
+
+    def step(X, y, W, b, sw, cw):
+        return sr.loss_and_grad(X, y, W, b, l2=0.1, sample_weight=sw, class_weight=cw)
+
+    jitted = jax.jit(step)(*args)
+    eager = step(*args)
+    for j, e in zip(jitted, eager, strict=True):
+        np.testing.assert_allclose(np.asarray(j), np.asarray(e), rtol=1e-12)
+
+
+def test_dask_core_builds_a_graph_without_computing():
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, y, W, b, sw, cw = problem(n=500, weights=True)
+    Xd = da.from_array(X, chunks=(100, -1))
+    yd = da.from_array(y, chunks=100)
+    swd = da.from_array(sw, chunks=100)
+    calls = []
+
+    def forbidden(*args, **kwargs):
+        calls.append(1)
+        raise AssertionError("the core must not compute a Dask graph")
+
+    with dask.config.set(scheduler=forbidden):
+        loss, dW, db = sr.loss_and_grad(Xd, yd, da.from_array(W), da.from_array(b), l2=0.1,
+                                        sample_weight=swd, class_weight=da.from_array(cw))
+    assert not calls
+    assert all(isinstance(v, da.Array) for v in (loss, dW, db))
+    expected = sr.loss_and_grad(X, y, W, b, l2=0.1, sample_weight=sw, class_weight=cw)
+    for g, e in zip(dask.compute(loss, dW, db), expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_shape_errors_name_the_arguments(bk):
+    X, y, W, b, _, _ = problem()
+    a = bk.asarray
+    with pytest.raises(ValueError, match=r"`X` has 5 features .* `W` has 4 rows"):
+        sr.loss_and_grad(a(X), a(y), a(W[:4]), a(b))
+    with pytest.raises(ValueError, match=r"`b` has 3 entries but `W` has 4 classes"):
+        sr.loss_and_grad(a(X), a(y), a(W), a(b[:3]))
+    with pytest.raises(ValueError, match=r"`y` has 36 labels but `X` has 37 rows"):
+        sr.loss_and_grad(a(X), a(y[1:]), a(W), a(b))
+    with pytest.raises(ValueError, match=r"`sample_weight` must have shape \(37,\)"):
+        sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(np.ones(3)))
+    with pytest.raises(TypeError, match=r"`X` must have a real floating dtype"):
+        sr.loss_and_grad(a(X.astype(np.int64)), a(y), a(W), a(b))
+    with pytest.raises(TypeError, match=r"`y` must hold integer class labels"):
+        sr.loss_and_grad(a(X), a(y.astype(np.float64)), a(W), a(b))
+    with pytest.raises(TypeError, match=r"share one dtype, got float32, float64"):
+        sr.loss_and_grad(a(X.astype(np.float32)), a(y), a(W), a(b))
+
+
+def test_value_errors_on_eager_backends(eager_bk):
+    X, y, W, b, _, _ = problem()
+    a = eager_bk.asarray
+    bad = y.copy()
+    bad[3] = 4
+    with pytest.raises(ValueError, match=r"`y` holds label 4, outside \[0, 4\)"):
+        sr.loss_and_grad(a(X), a(bad), a(W), a(b))
+    bad[3] = -1
+    with pytest.raises(ValueError, match=r"`y` holds label -1"):
+        sr.cross_entropy(a(X[:, :4]), a(bad))
+    sw = np.ones(len(y))
+    sw[2] = -0.5
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0, got 1 negative"):
+        sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(sw))
+    with pytest.raises(ValueError, match=r"weights are all zero"):
+        sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(np.zeros(len(y))))
+    with pytest.raises(ValueError, match=r"`l2` must be a finite number >= 0, got -1.0"):
+        sr.loss_and_grad(a(X), a(y), a(W), a(b), l2=-1.0)
+
+
+def test_mixed_libraries_are_named():
+    torch = pytest.importorskip("torch")
+    X, y, W, b, _, _ = problem()
+    with pytest.raises(TypeError, match=r"`X` is a numpy array but `W` is a torch array"):
+        sr.loss_and_grad(X, y, torch.from_numpy(W), b)
+
+
+def test_mixed_devices_are_named():
+    torch = pytest.importorskip("torch")
+    X, y, W, b, _, _ = problem()
+    t = [torch.from_numpy(v) for v in (X, y, W, b)]
+    with pytest.raises(ValueError, match=r"`X` is on device .*cpu.* but `W` is on device .*meta"):
+        sr.loss_and_grad(t[0], t[1], t[2].to("meta"), t[3])

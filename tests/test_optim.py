@@ -1,0 +1,131 @@
+"""Update steps: pure, backend-agnostic, and they decrease the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_array
+
+import softmaxreg as sr
+from softmaxreg import optim
+
+
+def _problem(seed=0, n=120, d=4, C=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = rng.integers(0, C, size=n)
+    X += 1.5 * np.eye(C, d)[y]  # separable-ish so the loss has room to fall
+    return X, y, np.zeros((d, C)), np.zeros(C)
+
+
+def _run(opt, X, y, W, b, steps=5):
+    params = (W, b)
+    state = opt.init(params)
+    losses = []
+    for _ in range(steps):
+        loss, dW, db = sr.loss_and_grad(X, y, *params, l2=0.01)
+        losses.append(float(loss))
+        updates, state = opt.update((dW, db), state, params)
+        params = optim.apply_updates(params, updates)
+    return params, losses
+
+
+OPTIMIZERS = {
+    "sgd": lambda: optim.sgd(0.5),
+    "momentum": lambda: optim.sgd(0.3, momentum=0.9),
+    "nesterov": lambda: optim.sgd(0.3, momentum=0.9, nesterov=True),
+    "adam": lambda: optim.adam(0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_steps_decrease_the_loss_and_agree_with_numpy(bk, name):
+    X, y, W, b = _problem()
+    ref_params, ref_losses = _run(OPTIMIZERS[name](), X, y, W, b)
+    a = bk.asarray
+    params, losses = _run(OPTIMIZERS[name](), a(X), a(y), a(W), a(b))
+    assert losses[-1] < losses[0] - 0.05, losses
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    for p, e in zip(params, ref_params, strict=True):
+        assert_array(p, e, bk, dtype="float64", rtol=1e-10, atol=1e-13)
+
+
+def test_sgd_matches_the_formula():
+    g = (np.array([1.0, -2.0]),)
+    p = (np.array([0.5, 0.5]),)
+    opt = optim.sgd(0.1, momentum=0.5)
+    state = opt.init(p)
+    u1, state = opt.update(g, state, p)
+    u2, state = opt.update(g, state, p)
+    np.testing.assert_allclose(u1[0], -0.1 * g[0])
+    np.testing.assert_allclose(u2[0], -0.1 * (0.5 * g[0] + g[0]))
+    nest = optim.sgd(0.1, momentum=0.5, nesterov=True)
+    u, _ = nest.update(g, nest.init(p), p)
+    np.testing.assert_allclose(u[0], -0.1 * (g[0] + 0.5 * g[0]))
+
+
+def test_adam_matches_torch():
+    torch = pytest.importorskip("torch")
+    X, y, W, b = _problem(seed=1)
+    params, _ = _run(optim.adam(0.05, b1=0.8, b2=0.99, eps=1e-6), X, y, W, b, steps=7)
+    tW = torch.zeros(W.shape, dtype=torch.float64, requires_grad=True)
+    tb = torch.zeros(b.shape, dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.Adam([tW, tb], lr=0.05, betas=(0.8, 0.99), eps=1e-6)
+    for _ in range(7):
+        topt.zero_grad()
+        Z = torch.from_numpy(X) @ tW + tb
+        loss = torch.nn.functional.cross_entropy(Z, torch.from_numpy(y)) + 0.005 * (tW**2).sum()
+        loss.backward()
+        topt.step()
+    np.testing.assert_allclose(params[0], tW.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(params[1], tb.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_update_is_pure():
+    """Same input, same output; the state and params passed in are left alone."""
+    X, y, W, b = _problem()
+    opt = optim.adam(0.1)
+    params = (W + 0.1, b + 0.2)
+    state = opt.init(params)
+    _, dW, db = sr.loss_and_grad(X, y, *params)
+    before = [a.copy() for a in (*params, *state.mu, *state.nu)]
+    u1, s1 = opt.update((dW, db), state, params)
+    u2, s2 = opt.update((dW, db), state, params)
+    for a, c in zip((*params, *state.mu, *state.nu), before, strict=True):
+        np.testing.assert_array_equal(a, c)
+    for x1, x2 in zip(u1 + s1.mu + s1.nu, u2 + s2.mu + s2.nu, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+
+
+def test_optimizers_run_under_jax_jit():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    X, y, W, b = (jnp.asarray(v) for v in _problem())
+    opt = optim.adam(0.1)
+
+    @jax.jit
+    def step(params, state):
+        _, dW, db = sr.loss_and_grad(X, y, *params, l2=0.01)
+        updates, state = opt.update((dW, db), state, params)
+        return optim.apply_updates(params, updates), state
+
+    params, state = (W, b), opt.init((W, b))
+    for _ in range(3):
+        params, state = step(params, state)
+    ref, _ = _run(optim.adam(0.1), *(np.asarray(v) for v in (X, y, W, b)), steps=3)
+    np.testing.assert_allclose(np.asarray(params[0]), ref[0], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: optim.sgd(0.0), r"`learning_rate` must be a finite number > 0.0, got 0.0"),
+        (lambda: optim.sgd(0.1, momentum=1.5), r"`momentum` must be .*< 1.0, got 1.5"),
+        (lambda: optim.sgd(0.1, nesterov=True), r"`nesterov=True` needs `momentum` > 0"),
+        (lambda: optim.adam(float("nan")), r"`learning_rate` must be a finite number"),
+        (lambda: optim.adam(0.1, b2=1.0), r"`b2` must be .*got 1.0"),
+    ],
+)
+def test_bad_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
