@@ -6,6 +6,7 @@ update steps and :mod:`softmaxreg.backends` moves data between libraries.
 """
 
 from . import backends, optim
+from .estimator import SoftmaxRegression
 from .functional import (
     cross_entropy,
     forward,
@@ -19,6 +20,7 @@ from .functional import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SoftmaxRegression",
     "backends",
     "cross_entropy",
     "forward",

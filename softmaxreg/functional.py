@@ -302,12 +302,15 @@ def _loss_and_grad(
     l2: float,
     w: Any,
     xp: Any,
+    total: Any = None,
     block_rows: int | None = None,
     native: bool = True,
 ) -> tuple[Any, Any, Any]:
     """The kernel behind :func:`loss_and_grad`; trusts its inputs.
 
-    ``w`` is the per-row weight (None for unweighted). ``block_rows`` and
+    ``w`` is the per-row weight (None for unweighted). ``total`` is what the
+    sums are divided by (default ``sum(w)``, or ``n``); ``total=1`` gives the
+    plain sums that a map over row chunks adds up. ``block_rows`` and
     ``native`` exist so that tests can compare the blocked and native paths
     against the plain generic one.
     """
@@ -319,7 +322,8 @@ def _loss_and_grad(
     block_rows = max(1, min(block_rows, n)) if n else 1
     Wt = W.T  # (C, d), a view
     classes = xp.arange(C, device=dev)[:, None]
-    total = xp.sum(w) if w is not None else n
+    if total is None:
+        total = xp.sum(w) if w is not None else n
     zero = xp.zeros((), dtype=X.dtype, device=dev)
 
     loss_sum = None

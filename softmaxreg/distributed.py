@@ -1,0 +1,107 @@
+"""Dask: one graph per full-batch evaluation, a map over row chunks and a tree reduction.
+
+Each row chunk of ``X`` (persisted on the workers) goes through the core's own
+kernel, which returns its plain sums: weighted loss, ``G @ X``, ``sum(G)`` and
+the weight total. The partial sums are added pairwise in a tree and the
+client receives only those few small arrays, never ``X``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._compat import array_namespace
+from .functional import _loss_and_grad
+
+__all__ = ["dask_loss_and_grad", "require_dask"]
+
+
+def require_dask() -> Any:
+    """Import dask.array, or say how to install it."""
+    try:
+        import dask.array as da
+    except ImportError:
+        msg = "Dask support needs dask: install it with `pip install 'softmaxreg[dask]'`"
+        raise ImportError(msg) from None
+    return da
+
+
+def _chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, Any]:
+    xp = array_namespace(("X", X))
+    W = xp.asarray(W, dtype=X.dtype)
+    b = xp.asarray(b, dtype=X.dtype)
+    loss, dW, db = _loss_and_grad(X, y, W, b, l2=0.0, w=w, xp=xp, total=1.0)
+    weight = float(X.shape[0]) if w is None else xp.sum(w)
+    return loss, dW, db, weight
+
+
+def _add(a: tuple[Any, ...], c: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(u + v for u, v in zip(a, c, strict=True))
+
+
+def _tree(parts: list[Any]) -> Any:
+    import dask
+
+    while len(parts) > 1:
+        nxt = [dask.delayed(_add)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
+                       ) -> tuple[Any, Any, Any]:
+    """Loss and gradient of row-chunked Dask data at host parameters ``(W, b)``.
+
+    One ``compute`` per call; the result is NumPy on the client.
+    """
+    import dask
+
+    xs = X.to_delayed().ravel()
+    ys = y.to_delayed().ravel()
+    ws = [None] * len(xs) if w is None else list(w.to_delayed().ravel())
+    if len(ys) != len(xs) or len(ws) != len(xs):
+        msg = "`X`, `y` and the sample weights must share the same row chunks"
+        raise ValueError(msg)
+    Wn = np.asarray(W)
+    bn = np.asarray(b)
+    parts = [dask.delayed(_chunk_sums, pure=True)(xc, yc, Wn, bn, wc)
+             for xc, yc, wc in zip(xs, ys, ws, strict=True)]
+    loss, gW, gb, total = dask.compute(_tree(parts))[0]
+    loss, gW, gb = (np.asarray(v) for v in (loss, gW, gb))
+    total = float(total)
+    loss = loss / total
+    dW = gW / total
+    db = gb / total
+    if l2:
+        loss = loss + (l2 / 2) * np.sum(Wn * Wn)
+        dW = dW + l2 * Wn
+    return loss.astype(Wn.dtype), dW.astype(Wn.dtype), db.astype(Wn.dtype)
+
+
+def prepare_dask(X: Any, y_codes: np.ndarray, sw: np.ndarray | None, batch_size: int | None
+                 ) -> tuple[Any, Any, Any]:
+    """Row-chunk ``X`` (one column chunk), persist it on the workers once, check it is finite.
+
+    The encoded labels and row weights follow ``X``'s row chunks. With a
+    ``batch_size``, the rows are rechunked so that each chunk is one batch.
+    """
+    da = require_dask()
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    if batch_size is not None:
+        X = X.rechunk({0: batch_size})
+    X = X.persist()
+    bad = int(da.count_nonzero(~da.isfinite(X)).compute())
+    if bad:
+        msg = f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
+        raise ValueError(msg)
+    rows = X.chunks[0]
+    y = da.from_array(y_codes.astype(np.int64), chunks=(rows,)).persist()
+    w = None
+    if sw is not None:
+        w = da.from_array(sw.astype(X.dtype), chunks=(rows,)).persist()
+    return X, y, w

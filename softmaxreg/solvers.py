@@ -1,0 +1,468 @@
+"""Training loops written once against the array API.
+
+All solvers minimise an :class:`Objective` over a flat parameter vector
+``theta = [W.ravel(), b]`` that lives in the parameters' namespace and on
+their device. Only the few scalars a stopping test needs come back to the host
+each iteration.
+
+- :func:`lbfgs`: full-batch L-BFGS with a strong-Wolfe line search.
+- :func:`gradient_descent`: full-batch gradient descent, the lesson's method.
+- :func:`minibatch`: shuffled mini-batch epochs with an optimizer from
+  :mod:`softmaxreg.optim` (``sgd`` or ``adam``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import optim
+from ._compat import device, is_dask_namespace
+from .functional import _loss_and_grad
+
+__all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
+
+
+class ConvergenceWarning(UserWarning):
+    """Raised when a solver stops at ``max_iter`` before its stopping test holds."""
+
+
+try:  # be the same class scikit-learn users already filter on
+    from sklearn.exceptions import ConvergenceWarning  # noqa: F811
+except ImportError:  # pragma: no cover - scikit-learn is a dependency
+    pass
+
+
+def host_scalars(xp: Any, *values: Any) -> list[float]:
+    """Bring 0-d arrays to the host as floats in one transfer (one sync on a GPU)."""
+    if len(values) == 1:
+        return [float(values[0])]
+    stacked = xp.stack([xp.reshape(v, ()) for v in values])
+    from .backends import to_numpy
+
+    return [float(v) for v in to_numpy(stacked)]
+
+
+@dataclass
+class Objective:
+    """``theta -> (f, grad)`` for L2-regularised softmax regression on fixed data.
+
+    The L2 strength is already scaled as scikit-learn scales it,
+    ``l2 = 1 / (C * sum(sample_weight))``, and the loss is normalised by the
+    sum of the row weights, so the objective equals scikit-learn's.
+    """
+
+    X: Any
+    y: Any
+    w: Any  # row weights or None
+    l2: float
+    n_classes: int
+    fit_intercept: bool
+    xp: Any  # namespace of the data
+    pxp: Any  # namespace of the parameters (NumPy when the data is on Dask)
+    n_evals: int = 0
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def size(self) -> int:
+        return (self.n_features + 1) * self.n_classes
+
+    def unpack(self, theta: Any) -> tuple[Any, Any]:
+        d, C = self.n_features, self.n_classes
+        W = self.pxp.reshape(theta[: d * C], (d, C))
+        b = theta[d * C :]
+        return W, b
+
+    def pack(self, W: Any, b: Any) -> Any:
+        pxp = self.pxp
+        return pxp.concat([pxp.reshape(W, (-1,)), b])
+
+    def grads(self, W: Any, b: Any, rows: Any = None) -> tuple[Any, Any, Any]:
+        """Loss, dW, db at ``(W, b)`` on all rows or on the index array ``rows``."""
+        self.n_evals += 1
+        X, y, w = self.X, self.y, self.w
+        if rows is not None:
+            X = self.xp.take(X, rows, axis=0)
+            y = self.xp.take(y, rows, axis=0)
+            w = None if w is None else self.xp.take(w, rows, axis=0)
+        if is_dask_namespace(self.xp):
+            from .distributed import dask_loss_and_grad
+
+            loss, dW, db = dask_loss_and_grad(X, y, W, b, l2=self.l2, w=w)
+        else:
+            loss, dW, db = _loss_and_grad(X, y, W, b, l2=self.l2, w=w, xp=self.xp)
+        if not self.fit_intercept:
+            db = self.pxp.zeros_like(db)
+        return loss, dW, db
+
+    def __call__(self, theta: Any) -> tuple[Any, Any]:
+        W, b = self.unpack(theta)
+        loss, dW, db = self.grads(W, b)
+        return loss, self.pack(dW, db)
+
+
+@dataclass
+class FitResult:
+    theta: Any
+    n_iter: int
+    converged: bool
+    loss_curve: list[float] = field(default_factory=list)
+    val_curve: list[float] = field(default_factory=list)
+    message: str = ""
+
+
+class Progress:
+    """Prints iteration lines at a sensible rate when ``verbose`` is on.
+
+    ``verbose=1`` prints the first iteration, then at most one line every
+    ``interval`` seconds, and the last; ``verbose>=2`` prints every iteration.
+    """
+
+    def __init__(self, verbose: int, name: str, *, interval: float = 1.0, stream: Any = None):
+        self.verbose = int(verbose)
+        self.name = name
+        self.interval = interval
+        self.stream = stream or sys.stdout
+        self._last = -math.inf
+        self._start = time.perf_counter()
+
+    def __call__(self, it: int, loss: float, val: float | None = None, *,
+                 final: bool = False) -> None:
+        if not self.verbose:
+            return
+        now = time.perf_counter()
+        if self.verbose < 2 and not final and it > 1 and now - self._last < self.interval:
+            return
+        self._last = now
+        extra = "" if val is None else f"  val_loss {val:.6g}"
+        print(f"[{self.name}] iter {it:4d}  loss {loss:.6g}{extra}  "
+              f"({now - self._start:.1f}s)", file=self.stream, flush=True)
+
+
+class EarlyStopper:
+    """Tracks a validation loss; keeps the best parameters and says when to stop."""
+
+    def __init__(self, val_loss: Callable[[Any], float], patience: int, tol: float):
+        self.val_loss = val_loss
+        self.patience = patience
+        self.tol = tol
+        self.best = math.inf
+        self.best_theta: Any = None
+        self.bad = 0
+
+    def __call__(self, theta: Any) -> tuple[float, bool]:
+        val = self.val_loss(theta)
+        if val < self.best - self.tol:
+            self.best, self.best_theta, self.bad = val, theta, 0
+        else:
+            self.bad += 1
+        return val, self.bad >= self.patience
+
+
+# --------------------------------------------------------------------------- L-BFGS
+
+
+def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int = 10,
+          max_ls: int = 50, progress: Progress | None = None,
+          early: EarlyStopper | None = None) -> FitResult:
+    """Minimise ``obj`` with L-BFGS and a strong-Wolfe line search (Nocedal & Wright 3.5/3.6).
+
+    Stops when ``max(|grad|) <= tol`` (the projected-gradient test that
+    scikit-learn's ``lbfgs`` applies, with the same meaning of ``tol``), or
+    when an iteration improves the objective by less than ``64 * eps``
+    relative to its size, or when the line search can make no progress.
+    History vectors and the two-loop recursion stay on the parameters'
+    device; each function evaluation brings back two floats.
+    """
+    xp = obj.pxp
+    eps = float(np.finfo(np.dtype(_np_dtype(theta))).eps)
+    ftol = 64 * eps
+    f_arr, g = obj(theta)
+    f, gmax = host_scalars(xp, f_arr, xp.max(xp.abs(g)))
+    s_hist: list[Any] = []
+    y_hist: list[Any] = []
+    rho_hist: list[Any] = []
+    curve = [f]
+    vals: list[float] = []
+    converged = gmax <= tol
+    message = "gradient below tol" if converged else ""
+    it = 0
+    while not converged and it < max_iter:
+        it += 1
+        d = _two_loop(g, s_hist, y_hist, rho_hist, xp=xp)
+        gtd, g_l1 = host_scalars(xp, xp.sum(g * d), xp.sum(xp.abs(g)))
+        if not gtd < 0:  # not a descent direction (rounding): restart from steepest descent
+            s_hist.clear(), y_hist.clear(), rho_hist.clear()
+            d = -g
+            gtd = -float(xp.sum(g * g))
+        # first step: length 1 in the max norm sense, as scipy and torch do
+        t0 = min(1.0, 1.0 / max(g_l1, 1e-30)) if not s_hist else 1.0
+        f_new, g_new, t = _strong_wolfe(obj, theta, t0, d, f, g, gtd, max_ls=max_ls)
+        if t == 0.0 or not f_new <= f:
+            if s_hist:  # a stale curvature pair can spoil the direction: retry once fresh
+                s_hist.clear(), y_hist.clear(), rho_hist.clear()
+                it -= 1
+                continue
+            message = "line search made no progress"
+            converged = True
+            break
+        step = t * d
+        theta = theta + step
+        yk = g_new - g
+        ys = xp.sum(yk * step)
+        ys_h, yy, ss, gmax = host_scalars(xp, ys, xp.sum(yk * yk), xp.sum(step * step),
+                                          xp.max(xp.abs(g_new)))
+        if ys_h > 1e-10 * math.sqrt(yy * ss):  # keep only pairs with positive curvature
+            if len(s_hist) == history:
+                s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
+            s_hist.append(step)
+            y_hist.append(yk)
+            rho_hist.append(1.0 / ys)
+        f_old, f, g = f, f_new, g_new
+        curve.append(f)
+        val = None
+        if early is not None:
+            val, stop = early(theta)
+            vals.append(val)
+            if stop:
+                message = "validation loss stopped improving"
+                converged = True
+        if progress:
+            progress(it, f, val)
+        if gmax <= tol:
+            converged, message = True, "gradient below tol"
+        elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
+            converged, message = True, "relative improvement below 64 * eps"
+    if progress:
+        progress(it, f, vals[-1] if vals else None, final=True)
+    return FitResult(theta, it, converged, curve, vals, message or "max_iter reached")
+
+
+def _np_dtype(theta: Any) -> str:
+    from ._compat import dtype_name
+
+    return dtype_name(theta.dtype)
+
+
+def _two_loop(g: Any, s_hist: list[Any], y_hist: list[Any], rho_hist: list[Any], *,
+              xp: Any) -> Any:
+    """``-H @ g`` for the L-BFGS inverse Hessian estimate, on the device, no host syncs."""
+    q = g
+    alphas = []
+    for s, y, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rho_hist), strict=True):
+        a = rho * xp.sum(s * q)
+        alphas.append(a)
+        q = q - a * y
+    if s_hist:
+        s, y = s_hist[-1], y_hist[-1]
+        q = q * (xp.sum(s * y) / xp.sum(y * y))
+    for s, y, rho, a in zip(s_hist, y_hist, rho_hist, reversed(alphas), strict=True):
+        beta = rho * xp.sum(y * q)
+        q = q + (a - beta) * s
+    return -q
+
+
+def _cubic_min(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
+               bounds: tuple[float, float] | None = None) -> float:
+    """Minimiser of the cubic through two points with slopes, clipped to ``bounds``."""
+    lo, hi = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    if x1 == x2:
+        return (lo + hi) / 2
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_sq = d1 * d1 - g1 * g2
+    if d2_sq < 0 or not math.isfinite(d2_sq):
+        return (lo + hi) / 2
+    d2 = math.sqrt(d2_sq)
+    if x1 <= x2:
+        den = g2 - g1 + 2 * d2
+        pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / den) if den else (lo + hi) / 2
+    else:
+        den = g1 - g2 + 2 * d2
+        pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / den) if den else (lo + hi) / 2
+    if not math.isfinite(pos):
+        return (lo + hi) / 2
+    return min(max(pos, lo), hi)
+
+
+def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gtd: float, *,
+                  c1: float = 1e-4, c2: float = 0.9, max_ls: int = 50
+                  ) -> tuple[float, Any, float]:
+    """Step ``t`` along ``d`` meeting the strong Wolfe conditions; returns ``(f, g, t)``.
+
+    Brackets an acceptable step, then zooms in with safeguarded cubic
+    interpolation. The step returned is always the lowest objective seen, so
+    the result never increases ``f`` (``t = 0`` when nothing was better).
+    """
+    xp = obj.pxp
+    d_norm = float(xp.max(xp.abs(d)))
+
+    def evaluate(step: float) -> tuple[float, Any, float]:
+        f_arr, g_arr = obj(x + step * d)
+        fv, gv = host_scalars(xp, f_arr, xp.sum(g_arr * d))
+        return fv, g_arr, gv
+
+    f_new, g_new, gtd_new = evaluate(t)
+    n_ls = 1
+    t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
+    done = False
+    while n_ls < max_ls:
+        if f_new > f + c1 * t * gtd or (n_ls > 1 and f_new >= f_prev) or not math.isfinite(f_new):
+            bracket = [t_prev, t]
+            b_f, b_g, b_gtd = [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        if abs(gtd_new) <= -c2 * gtd:
+            bracket, b_f, b_g, b_gtd = [t], [f_new], [g_new], [gtd_new]
+            done = True
+            break
+        if gtd_new >= 0:
+            bracket = [t_prev, t]
+            b_f, b_g, b_gtd = [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        t_next = _cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
+                            bounds=(t + 0.01 * (t - t_prev), t * 10))
+        t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
+        t = t_next
+        f_new, g_new, gtd_new = evaluate(t)
+        n_ls += 1
+    else:
+        bracket, b_f, b_g, b_gtd = [0.0, t], [f, f_new], [g, g_new], [gtd, gtd_new]
+
+    if not math.isfinite(b_f[-1]):  # overflowed: shrink towards the start point
+        b_f[-1] = math.inf
+    low, high = (0, 1) if b_f[0] <= b_f[-1] else (1, 0)
+    insufficient = False
+    while not done and n_ls < max_ls:
+        if abs(bracket[1] - bracket[0]) * d_norm < 1e-12:
+            break
+        if math.isfinite(b_f[1]) and math.isfinite(b_f[0]):
+            t = _cubic_min(bracket[0], b_f[0], b_gtd[0], bracket[1], b_f[1], b_gtd[1])
+        else:
+            t = (bracket[0] + bracket[1]) / 2
+        hi_b, lo_b = max(bracket), min(bracket)
+        margin = 0.1 * (hi_b - lo_b)
+        if min(hi_b - t, t - lo_b) < margin:
+            if insufficient or t >= hi_b or t <= lo_b:
+                t = hi_b - margin if abs(t - hi_b) < abs(t - lo_b) else lo_b + margin
+                insufficient = False
+            else:
+                insufficient = True
+        else:
+            insufficient = False
+        f_new, g_new, gtd_new = evaluate(t)
+        n_ls += 1
+        if f_new > f + c1 * t * gtd or f_new >= b_f[low] or not math.isfinite(f_new):
+            bracket[high], b_f[high], b_g[high], b_gtd[high] = t, f_new, g_new, gtd_new
+            if not math.isfinite(f_new):
+                b_f[high] = math.inf
+            low, high = (0, 1) if b_f[0] <= b_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high] - bracket[low]) >= 0:
+                bracket[high], b_f[high] = bracket[low], b_f[low]
+                b_g[high], b_gtd[high] = b_g[low], b_gtd[low]
+            bracket[low], b_f[low], b_g[low], b_gtd[low] = t, f_new, g_new, gtd_new
+    if b_f[low] > f:
+        return f, g, 0.0
+    return b_f[low], b_g[low], bracket[low]
+
+
+# --------------------------------------------------------------------------- first order
+
+
+def gradient_descent(obj: Objective, theta: Any, *, learning_rate: float, max_iter: int,
+                     tol: float, n_iter_no_change: int = 5, progress: Progress | None = None,
+                     early: EarlyStopper | None = None) -> FitResult:
+    """Full-batch gradient descent: ``theta -= learning_rate * grad`` each epoch.
+
+    Stops when the objective has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs in a row (or, with early stopping, when the
+    validation loss has not).
+    """
+    return minibatch(obj, theta, optimizer=optim.sgd(learning_rate), batch_size=None,
+                     max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+                     rng=None, progress=progress, early=early)
+
+
+def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransformation,
+              batch_size: int | None, max_iter: int, tol: float, n_iter_no_change: int,
+              rng: np.random.Generator | None, progress: Progress | None = None,
+              early: EarlyStopper | None = None) -> FitResult:
+    """Epochs of shuffled mini-batches (full batch when ``batch_size`` is None).
+
+    The loss curve holds the mean training objective of each epoch's batches.
+    """
+    pxp = obj.pxp
+    n = int(obj.X.shape[0])
+    params = obj.unpack(theta)
+    state = optimizer.init(params)
+    curve: list[float] = []
+    vals: list[float] = []
+    best_loss = math.inf
+    bad = 0
+    converged = False
+    message = "max_iter reached"
+    full = batch_size is None or batch_size >= n
+    dev = device(obj.X)
+    epoch = 0
+    for epoch in range(1, max_iter + 1):
+        if full:
+            batches: list[Any] = [None]
+        else:
+            order = rng.permutation(n) if rng is not None else np.arange(n)
+            batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        total = None
+        for rows in batches:
+            idx = None if rows is None else obj.xp.asarray(rows, device=dev)
+            loss, dW, db = obj.grads(*params, rows=idx)
+            total = loss if total is None else total + loss
+            updates, state = optimizer.update((dW, db), state, params)
+            params = optim.apply_updates(params, updates)
+        epoch_loss = float(total) / len(batches)
+        curve.append(epoch_loss)
+        val = None
+        if early is not None:
+            val, stop = early(obj.pack(*params))
+            vals.append(val)
+            if stop:
+                converged, message = True, "validation loss stopped improving"
+        else:
+            if epoch_loss < best_loss - tol:
+                best_loss, bad = epoch_loss, 0
+            else:
+                bad += 1
+            if bad >= n_iter_no_change:
+                converged, message = True, f"loss improved by less than tol for {bad} epochs"
+        if not math.isfinite(epoch_loss):
+            msg = (f"the training loss became {epoch_loss} at epoch {epoch}: the learning rate "
+                   f"is too large for this data; lower `learning_rate`")
+            raise FloatingPointError(msg)
+        if progress:
+            progress(epoch, epoch_loss, val)
+        if converged:
+            break
+    if progress:
+        progress(epoch, curve[-1] if curve else math.nan, vals[-1] if vals else None,
+                 final=True)
+    del pxp
+    return FitResult(obj.pack(*params), epoch, converged, curve, vals, message)
+
+
+def warn_if_not_converged(result: FitResult, solver: str, max_iter: int) -> None:
+    if not result.converged:
+        warnings.warn(
+            f"solver {solver!r} stopped at max_iter={max_iter} before converging; "
+            f"increase `max_iter` or loosen `tol`",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
