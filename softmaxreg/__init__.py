@@ -16,6 +16,7 @@ from .functional import (
     one_hot,
     softmax,
 )
+from .workflow import unscaled_coefficients
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,5 @@ __all__ = [
     "one_hot",
     "optim",
     "softmax",
+    "unscaled_coefficients",
 ]

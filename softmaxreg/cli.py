@@ -1,27 +1,319 @@
-"""The ``softmaxreg`` command line."""
+"""The ``softmaxreg`` command line: ``demo``, ``train``, ``predict``, ``evaluate``.
+
+A user's mistake (a missing file or column, a backend that is not installed,
+an output folder that exists) prints one line and exits with status 2; no
+traceback, and no half-written output folder.
+"""
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
-from . import functional as F
-from . import optim
+from . import __version__
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+PATIENT = {"leukocyte_count": 13.0, "blood_pressure": 12.0}
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in the user's files."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage block
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="softmaxreg", description="Softmax regression on any array backend.")
+    p.add_argument("--version", action="version", version=f"softmaxreg {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def training_options(q: argparse.ArgumentParser, solver: str) -> None:
+        q.add_argument("--backend", default=None,
+                       help="numpy (default), torch, jax, dask, cupy, array_api_strict")
+        q.add_argument("--device", default=None, help="device on the backend, e.g. cuda")
+        q.add_argument("--solver", default=solver, choices=["lbfgs", "gd", "sgd", "adam"])
+        q.add_argument("--C", type=float, default=1.0, dest="C",
+                       help="inverse L2 strength, as in scikit-learn (default 1.0)")
+        q.add_argument("--epochs", "--max-iter", type=int, default=None, dest="max_iter",
+                       help="epochs (gd/sgd/adam) or iterations (lbfgs); default 100")
+        q.add_argument("--learning-rate", type=float, default=0.1)
+        q.add_argument("--batch-size", type=int, default=None)
+        q.add_argument("--seed", type=int, default=1234, help="seed for splits and shuffling")
+        q.add_argument("--out", default=None, help="output folder (default: a new one here)")
+        q.add_argument("--force", action="store_true", help="replace an existing --out")
+        q.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+    demo = sub.add_parser("demo", help="the lesson's whole workflow on embedded tumour data")
+    training_options(demo, "adam")
+
+    train = sub.add_parser("train", help="the same workflow on your CSV or Parquet data")
+    train.add_argument("data", help="CSV file (or, with --backend dask, CSV/Parquet glob)")
+    train.add_argument("--target", required=True, help="label column")
+    train.add_argument("--features", default=None, help="comma-separated feature columns")
+    train.add_argument("--scheduler", default=None,
+                       help="dask.distributed scheduler address (with --backend dask)")
+    training_options(train, "lbfgs")
+
+    pred = sub.add_parser("predict", help="predict labels and probabilities with a saved model")
+    pred.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
+    pred.add_argument("input", nargs="?", default=None, help="CSV file with the feature columns")
+    pred.add_argument("--row", nargs="+", default=None, metavar="NAME=VALUE",
+                      help="one row given on the command line")
+    fmt = pred.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON output")
+    fmt.add_argument("--csv", action="store_true", help="CSV output")
+
+    ev = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
+    ev.add_argument("model")
+    ev.add_argument("data")
+    ev.add_argument("--target", required=True)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train the core on a small synthetic problem with Adam and print the loss."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, size=300)
-    X = (rng.normal(size=(300, 2)) + 2.0 * np.eye(3, 2)[y]).astype(np.float32)
-    params = (np.zeros((2, 3), np.float32), np.zeros(3, np.float32))
-    opt = optim.adam(0.1)
-    state = opt.init(params)
-    for epoch in range(50):
-        loss, dW, db = F.loss_and_grad(X, y, *params, l2=1e-3)
-        if epoch % 10 == 0:
-            print(f"epoch {epoch:3d}  loss {float(loss):.4f}")
-        updates, state = opt.update((dW, db), state, params)
-        params = optim.apply_updates(params, updates)
-    acc = float(np.mean(np.argmax(F.forward(X, *params), axis=1) == y))
-    print(f"train accuracy {acc:.3f}")
+    """Entry point; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return {"demo": _demo, "train": _train, "predict": _predict,
+                "evaluate": _evaluate}[args.command](args)
+    except UsageError as exc:
+        print(f"softmaxreg: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, ImportError, OSError) as exc:
+        # user-facing errors of the library say what to do; keep them to one line
+        text = " ".join(str(exc).split())
+        print(f"softmaxreg: error: {text}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("softmaxreg: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_backend(name: str | None, device: Any) -> None:
+    if name is None:
+        return
+    from .backends import available, parse_backend
+
+    lib, dev = parse_backend(name, device)
+    from ._compat import import_backend
+
+    import_backend(lib)  # ImportError with the install hint when missing
+    if (dev or "").startswith("cuda") and lib == "torch" and "torch:cuda" not in available():
+        raise UsageError(f"backend {name!r} on device {dev!r}: no CUDA GPU answers here")
+    if lib == "cupy" and "cupy" not in available():
+        raise UsageError("backend 'cupy' needs a CUDA GPU; none answers here")
+
+
+def _default_out(kind: str) -> Path:
+    return Path(f"softmaxreg-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _fmt_table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [header] + [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                     for r in cells)
+
+
+def _report(result: Any, out: Path, *, inference: dict[str, float] | None) -> None:
+    from .workflow import predict_table, save_bundle, unscaled_coefficients
+
+    print()
+    classes = [str(c) for c in result.pipeline.steps[-1][1].classes_]
+    rows = [[k, len(result.splits[k][1])] + [result.class_ratios[k].get(c, 0.0) for c in classes]
+            for k in ("train", "val", "test")]
+    print("split sizes and class ratios")
+    print(_fmt_table(["split", "rows", *classes], rows))
+    print("\nclass weights (the lesson's 1/count): "
+          + ", ".join(f"{k} {v:.5f}" for k, v in result.lesson_class_weights.items()))
+    acc = result.accuracy
+    print(f"\naccuracy  train {acc['train']:.3f}  val {acc['val']:.3f}  test {acc['test']:.3f}")
+    print("\nmetrics on the test split:")
+    print(json.dumps(result.metrics, indent=2))
+
+    import pandas as pd
+
+    pipeline = result.pipeline
+    if inference is None:
+        X_test = result.splits["test"][0]
+        inference = {k: float(v) for k, v in X_test.iloc[0].items()}
+    table = predict_table(pipeline, pd.DataFrame([inference], columns=result.features))
+    label = table["prediction"].iloc[0]
+    p = table[f"p({label})"].iloc[0]
+    given = ", ".join(f"{k}={v:g}" for k, v in inference.items())
+    print(f"\ninference: {given}")
+    print(f"  predicted {label!s}: the probability that you have a {label!s} "
+          f"{'tumour' if result.target == 'tumor_class' else 'label'} is {p:.0%}")
+
+    W, b = unscaled_coefficients(pipeline)
+    print("\nweights in original units (W / scale, b - sum(W / scale * mean))")
+    print(_fmt_table(["class", *result.features, "bias"],
+                     [[c, *map(float, W[i]), float(b[i])] for i, c in enumerate(classes)]))
+
+    from .plotting import plot_decision_boundary, plot_loss_curve
+
+    written = ["metrics.json", "loss_curve.png", "model.npz", "preprocess.json"]
+    if len(result.features) == 2:
+        _boundary_figure(pipeline, result, out / "decision_boundary.png", plot_decision_boundary)
+        written.insert(0, "decision_boundary.png")
+    plot_loss_curve(pipeline, path=out / "loss_curve.png")
+    payload = {"accuracy": acc, "test": result.metrics, "class_ratios": result.class_ratios,
+               "inference": {"input": inference, "prediction": str(label),
+                             "probability": float(p)}}
+    (out / "metrics.json").write_text(json.dumps(payload, indent=2))
+    save_bundle(out, pipeline, target=result.target)
+    return written
+
+
+def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, split in zip(axes, ("train", "test"), strict=True):
+        X, y = result.splits[split]
+        plot(pipeline, X, y, ax=ax, title=f"{split} (accuracy {result.accuracy[split]:.3f})")
+    from .io import atomic_write
+
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+
+
+def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
+                  inference: dict[str, float] | None) -> int:
+    from .workflow import output_folder, train_model
+
+    _check_backend(args.backend, args.device)
+    out = Path(args.out) if args.out else _default_out(args.command)
+    with output_folder(out, force=args.force) as tmp:
+        print(title)
+        print(f"training SoftmaxRegression(solver={args.solver!r}) on "
+              f"{args.backend or 'numpy'}{'' if args.device is None else ':' + args.device}")
+        result = train_model(X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
+                             learning_rate=args.learning_rate, batch_size=args.batch_size,
+                             backend=args.backend, device=args.device, random_state=args.seed,
+                             verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
+        for w in result.extra["warnings"]:
+            print(f"warning: {w}")
+        written = _report(result, tmp, inference=inference)
+    print(f"\nwrote {', '.join(written)} to {out}/")
+    return 0
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .datasets import make_tumors
+
+    df = make_tumors(1000, random_state=args.seed)
+    X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
+    title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
+    return _run_workflow(args, X, y, title, PATIENT)
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.backend is not None and args.backend.partition(":")[0] == "dask":
+        from .distributed import train_cli
+
+        return train_cli(args)
+    if args.scheduler:
+        raise UsageError("--scheduler needs --backend dask")
+    from .data import load_csv
+
+    features = None if args.features is None else [f.strip() for f in args.features.split(",")]
+    X, y = load_csv(args.data, args.target, features)
+    title = f"softmaxreg train: {len(X)} rows of {args.data}, target {args.target!r}"
+    return _run_workflow(args, X, y, title, None)
+
+
+def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
+    row: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--row takes NAME=VALUE pairs, got {item!r}")
+        if name not in features:
+            close = difflib.get_close_matches(name, features, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"--row names unknown feature {name!r}{hint} "
+                             f"(features: {', '.join(features)})")
+        try:
+            row[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--row {name}={value!r}: the value must be a number") from None
+    missing = [f for f in features if f not in row]
+    if missing:
+        raise UsageError(f"--row is missing feature(s) {', '.join(missing)}")
+    return row
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .workflow import load_bundle, predict_table
+
+    bundle = load_bundle(args.model)
+    if (args.input is None) == (args.row is None):
+        raise UsageError("give either an INPUT.csv or --row NAME=VALUE ...")
+    if args.row is not None:
+        X = pd.DataFrame([_parse_rows(args.row, bundle.features)], columns=bundle.features)
+    else:
+        X = _load_features(args.input, bundle.features)
+    table = predict_table(bundle.pipeline, X)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2, default=_json_default))
+    elif args.csv:
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _load_features(path: str, features: list[str]) -> Any:
+    from .data import read_csv, select_features
+
+    return select_features(read_csv(path), features, path)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .backends import to_numpy
+    from .data import load_csv
+    from .metrics import classification_metrics
+    from .workflow import load_bundle
+
+    bundle = load_bundle(args.model)
+    X, y = load_csv(args.data, args.target, bundle.features)
+    est = bundle.pipeline.steps[-1][1]
+    pred = to_numpy(bundle.pipeline.predict(X))
+    unknown = sorted(set(np.asarray(y).tolist()) - set(est.classes_.tolist()), key=str)
+    if unknown:
+        raise UsageError(f"{args.data!r} has label(s) {unknown} the model was not trained on "
+                         f"(classes: {est.classes_.tolist()})")
+    print(json.dumps(classification_metrics(y, pred, est.classes_), indent=2))
     return 0

@@ -138,17 +138,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
-        """Fit the model; on any error the estimator is left as it was before the call."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *,
+            validation_data: tuple[Any, Any] | None = None) -> SoftmaxRegression:
+        """Fit the model; on any error the estimator is left as it was before the call.
+
+        ``validation_data=(X_val, y_val)`` gives ``early_stopping`` a validation
+        set of your own (the lesson's 70/15/15 split) instead of holding out
+        ``validation_fraction`` of ``X``.
+        """
         snapshot = dict(self.__dict__)
         try:
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, validation_data)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any) -> SoftmaxRegression:
+    def _fit(self, X: Any, y: Any, sample_weight: Any, validation_data: Any
+             ) -> SoftmaxRegression:
         self._check_params()
         data = self._prepare_data(X, y, sample_weight)
         X, y_enc, w, classes, xp = data["X"], data["y"], data["w"], data["classes"], data["xp"]
@@ -161,7 +168,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         rng = np.random.default_rng(_seed(self.random_state))
         val = None
-        if self.early_stopping:
+        if validation_data is not None:
+            if not self.early_stopping:
+                msg = "`validation_data` is used for early stopping: set early_stopping=True"
+                raise ValueError(msg)
+            val = self._prepare_validation(validation_data, classes, X, xp)
+        elif self.early_stopping:
             X, y_enc, w, val = self._split_validation(X, y_enc, w, data["y_host"], rng, xp)
 
         sw_sum = data["w_sum"] if val is None else _weight_sum(w, X.shape[0], xp)
@@ -378,6 +390,32 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Xv, yv, wv = take(X, va), take(y, va), take(w, va)
         return take(X, tr), take(y, tr), take(w, tr), (Xv, yv, wv)
 
+    def _prepare_validation(self, validation_data: Any, classes: np.ndarray, X: Any, xp: Any
+                            ) -> tuple[Any, Any, None]:
+        """Put ``(X_val, y_val)`` on the training data's backend, labels encoded as in fit."""
+        try:
+            Xv, yv = validation_data
+        except (TypeError, ValueError):
+            msg = "`validation_data` must be a pair (X_val, y_val)"
+            raise ValueError(msg) from None
+        Xv = self._predict_input(Xv, fitted=False, like=X)
+        yv = np.asarray(backends.to_numpy(yv) if _is_device_array(yv) or hasattr(yv, "to_numpy")
+                        else yv).ravel()
+        if yv.shape[0] != Xv.shape[0]:
+            msg = f"`validation_data` has {yv.shape[0]} labels but {Xv.shape[0]} rows"
+            raise ValueError(msg)
+        codes = np.searchsorted(classes, yv)
+        codes = np.clip(codes, 0, len(classes) - 1)
+        unknown = classes[codes] != yv
+        if unknown.any():
+            msg = (f"`validation_data` holds label {yv[unknown][0]!r}, which is not among the "
+                   f"training classes {classes.tolist()!r}")
+            raise ValueError(msg)
+        if is_dask_namespace(xp):
+            da = backends.import_backend("dask")
+            return Xv, da.from_array(codes.astype(np.int64), chunks=(Xv.chunks[0],)), None
+        return Xv, _to_xp(codes.astype(np.int64), xp, device(X)), None
+
     def _val_loss(self, obj: S.Objective, Xv: Any, yv: Any, wv: Any) -> Any:
         def val_loss(theta: Any) -> float:
             W, b = obj.unpack(theta)
@@ -402,28 +440,33 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ predict
 
-    def _predict_input(self, X: Any) -> Any:
-        check_is_fitted(self)
+    def _predict_input(self, X: Any, *, fitted: bool = True, like: Any = None) -> Any:
+        """Validate ``X`` and put it where the model (or the array ``like``) lives."""
+        if fitted:
+            check_is_fitted(self)
+            backend, dev, dtype = self.backend_, self.device_, _dtype_str(self._W.dtype)
+        else:
+            lazy = aac.is_dask_array(like)
+            backend = "dask" if lazy else library_name(like)
+            dev, dtype = (None if lazy else device(like)), _dtype_str(like.dtype)
         X = _from_dask_dataframe(X)
         if _is_device_array(X):
             lib = library_name(X)
-            if lib != self.backend_ or (self.device_ is not None and device(X) != self.device_):
-                where = f"{self.backend_}" + ("" if self.device_ is None else f" on {self.device_}")
+            if lib != backend or (dev is not None and device(X) != dev):
+                where = f"{backend}" + ("" if dev is None else f" on {dev}")
                 msg = (f"`X` is a {lib} array on {device(X)} but the model lives on {where}; "
                        f"move one of them, e.g. model.to({lib!r}) or "
-                       f"softmaxreg.backends.asarray(X, backend={self.backend_!r})")
+                       f"softmaxreg.backends.asarray(X, backend={backend!r})")
                 raise ValueError(msg)
             X = self._validate_array(X, reset=False)
-            xp = array_namespace(("X", X))
-            target = self._W.dtype if not is_dask_namespace(xp) else self._W.dtype
-            if X.dtype != target:
-                X = xp.astype(X, target)
+            if _dtype_str(X.dtype) != dtype:
+                xp = array_namespace(("X", X))
+                X = xp.astype(X, np.dtype(dtype) if is_dask_namespace(xp) else getattr(xp, dtype))
             return X
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        dtype = _dtype_str(self._W.dtype)
-        if self.backend_ == "numpy":
+        if backend == "numpy":
             return X.astype(dtype, copy=False)
-        return backends.asarray(X, backend=self.backend_, device=self.device_, dtype=dtype)
+        return backends.asarray(X, backend=backend, device=dev, dtype=dtype)
 
     def _logits(self, X: Any) -> tuple[Any, Any]:
         X = self._predict_input(X)

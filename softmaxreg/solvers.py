@@ -134,6 +134,7 @@ class Progress:
         self.interval = interval
         self.stream = stream or sys.stdout
         self._last = -math.inf
+        self._last_it = -1
         self._start = time.perf_counter()
 
     def __call__(self, it: int, loss: float, val: float | None = None, *,
@@ -141,9 +142,11 @@ class Progress:
         if not self.verbose:
             return
         now = time.perf_counter()
+        if final and it == self._last_it:
+            return  # that line is already on screen
         if self.verbose < 2 and not final and it > 1 and now - self._last < self.interval:
             return
-        self._last = now
+        self._last, self._last_it = now, it
         extra = "" if val is None else f"  val_loss {val:.6g}"
         print(f"[{self.name}] iter {it:4d}  loss {loss:.6g}{extra}  "
               f"({now - self._start:.1f}s)", file=self.stream, flush=True)

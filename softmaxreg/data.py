@@ -1,0 +1,164 @@
+"""Loading a CSV, splitting it the lesson's way, and class weights.
+
+Examples
+--------
+>>> from softmaxreg.datasets import make_tumors
+>>> from softmaxreg.data import train_val_test_split, class_weights
+>>> df = make_tumors(random_state=0)
+>>> parts = train_val_test_split(df[["leukocyte_count", "blood_pressure"]], df["tumor_class"],
+...                              random_state=0)
+>>> [len(p) for p in parts[:3]]
+[700, 150, 150]
+>>> round(class_weights(df["tumor_class"])["benign"], 5)
+0.00257
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DataError", "class_counts", "class_weights", "load_csv", "read_csv",
+           "select_features", "train_val_test_split"]
+
+
+class DataError(ValueError):
+    """A problem with the user's data file or columns; the message says what to fix."""
+
+
+def _suggest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} (columns: {', '.join(map(str, options))})"
+
+
+def read_csv(path: Any) -> Any:
+    """Read a CSV file into a DataFrame; :class:`DataError` when missing, empty or unreadable."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        msg = f"no such file: {str(path)!r}"
+        raise DataError(msg)
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        msg = f"{str(path)!r} is empty"
+        raise DataError(msg) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        msg = f"{str(path)!r} is not a readable CSV file: {exc}"
+        raise DataError(msg) from None
+    if df.empty:
+        msg = f"{str(path)!r} has a header but no rows"
+        raise DataError(msg)
+    return df
+
+
+def select_features(df: Any, features: Sequence[str], source: Any = "the data") -> Any:
+    """The numeric feature columns of ``df`` as float64, with errors naming the column."""
+    import pandas as pd
+
+    columns = [str(c) for c in df.columns]
+    missing = [f for f in features if f not in columns]
+    if missing:
+        msg = f"{str(source)!r} has no column {missing[0]!r}{_suggest(missing[0], columns)}"
+        raise DataError(msg)
+    X = df[list(features)]
+    for col in features:
+        if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
+            bad = pd.to_numeric(X[col], errors="coerce").isna() & X[col].notna()
+            row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+            msg = (f"column {col!r} must be numeric, but row {row + 2} of {str(source)!r} "
+                   f"holds {X[col].iloc[row]!r}")
+            raise DataError(msg)
+        n_missing = int(X[col].isna().sum())
+        if n_missing:
+            msg = f"column {col!r} has {n_missing} missing value(s); fill or drop them first"
+            raise DataError(msg)
+    return X.astype(np.float64)
+
+
+def load_csv(path: Any, target: str, features: Sequence[str] | None = None) -> tuple[Any, Any]:
+    """Read ``path`` with pandas into numeric features ``X`` (DataFrame) and labels ``y`` (Series).
+
+    ``features`` defaults to every column but ``target``. Raises
+    :class:`DataError` for a missing or empty file, a missing or misspelt
+    column (with the close matches), non-numeric or missing feature values,
+    and a target with fewer than two classes.
+    """
+    df = read_csv(path)
+    columns = [str(c) for c in df.columns]
+    if target not in columns:
+        msg = f"{str(path)!r} has no column {target!r} for the target{_suggest(target, columns)}"
+        raise DataError(msg)
+    features = [c for c in columns if c != target] if features is None else list(features)
+    if target in features:
+        msg = f"the target {target!r} is also listed as a feature"
+        raise DataError(msg)
+    if not features:
+        msg = f"{str(path)!r} has no feature columns besides the target {target!r}"
+        raise DataError(msg)
+    X = select_features(df, features, path)
+    y = df[target]
+    if y.isna().any():
+        msg = f"the target column {target!r} has {int(y.isna().sum())} missing label(s)"
+        raise DataError(msg)
+    if y.nunique() < 2:
+        msg = (f"the target column {target!r} holds only one class ({y.iloc[0]!r}); "
+               f"a classifier needs at least two")
+        raise DataError(msg)
+    return X, y
+
+
+def train_val_test_split(X: Any, y: Any, train_size: float = 0.7, val_size: float = 0.15,
+                         test_size: float = 0.15, stratify: bool = True,
+                         random_state: Any = None) -> tuple[Any, ...]:
+    """Shuffle and split into train, validation and test parts (70/15/15 by default).
+
+    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``. With
+    ``stratify=True`` each part keeps the class ratios of ``y``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    sizes = (train_size, val_size, test_size)
+    if any(not (0 < s < 1) for s in sizes) or abs(sum(sizes) - 1.0) > 1e-9:
+        msg = (f"`train_size`, `val_size` and `test_size` must each lie in (0, 1) and add "
+               f"up to 1, got {train_size}, {val_size} and {test_size}")
+        raise ValueError(msg)
+    rng = np.random.default_rng(random_state)
+    seeds = rng.integers(2**31, size=2)
+    try:
+        X_train, X_rest, y_train, y_rest = train_test_split(
+            X, y, train_size=train_size, stratify=y if stratify else None,
+            random_state=int(seeds[0]))
+        X_val, X_test, y_val, y_test = train_test_split(
+            X_rest, y_rest, test_size=test_size / (val_size + test_size),
+            stratify=y_rest if stratify else None, random_state=int(seeds[1]))
+    except ValueError as exc:
+        msg = f"cannot split {len(y)} rows {train_size}/{val_size}/{test_size}: {exc}"
+        raise DataError(msg) from None
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def class_counts(y: Any) -> dict[Any, int]:
+    """Number of samples per label, in sorted label order."""
+    labels, counts = np.unique(np.asarray(y), return_counts=True)
+    return {lab.item() if hasattr(lab, "item") else lab: int(c)
+            for lab, c in zip(labels, counts, strict=True)}
+
+
+def class_weights(y: Any, method: str = "inverse") -> dict[Any, float]:
+    """Per-class weights: ``"inverse"`` is the lesson's ``1 / count``, ``"balanced"``
+    scikit-learn's ``n_samples / (n_classes * count)``."""
+    counts = class_counts(y)
+    if method == "inverse":
+        return {k: 1.0 / c for k, c in counts.items()}
+    if method == "balanced":
+        n = sum(counts.values())
+        return {k: n / (len(counts) * c) for k, c in counts.items()}
+    msg = f"`method` must be 'inverse' or 'balanced', got {method!r}"
+    raise ValueError(msg)

@@ -1,0 +1,119 @@
+"""Decision boundaries and loss curves as matplotlib figures (no window, no pyplot).
+
+matplotlib is an optional extra: ``pip install 'softmaxreg[workflow]'``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backends import to_numpy
+
+__all__ = ["plot_decision_boundary", "plot_loss_curve"]
+
+
+def _new_axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
+    if ax is not None:
+        return ax
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        msg = "plotting needs matplotlib: install it with `pip install 'softmaxreg[workflow]'`"
+        raise ImportError(msg) from None
+    return Figure(figsize=figsize, layout="constrained").subplots()
+
+
+def _save(ax: Any, path: Any) -> None:
+    if path is not None:
+        from .io import atomic_write
+
+        atomic_write(Path(path), lambda fh: ax.figure.savefig(fh, format="png", dpi=110))
+
+
+def _estimator(model: Any) -> Any:
+    """The SoftmaxRegression inside a Pipeline, or the model itself."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
+                           resolution: int = 200, title: str | None = None,
+                           path: Any = None) -> Any:
+    """Shade the predicted class over the plane of a 2-feature model and scatter ``(X, y)``.
+
+    ``model`` is a fitted :class:`~softmaxreg.SoftmaxRegression` or a Pipeline
+    ending in one; the grid goes through the model's own ``predict_proba``
+    (on its own backend). Returns the Axes; ``path`` also saves a PNG.
+    """
+    est = _estimator(model)
+    if getattr(est, "n_features_in_", None) != 2:
+        msg = (f"plot_decision_boundary needs a model of 2 features, this one has "
+               f"{getattr(est, 'n_features_in_', None)}")
+        raise ValueError(msg)
+    columns = list(X.columns) if hasattr(X, "columns") else None
+    Xn = np.asarray(X, dtype=np.float64)
+    yn = np.asarray(to_numpy(y) if hasattr(y, "__array_namespace__") else y)
+    if Xn.ndim != 2 or Xn.shape[1] != 2:
+        msg = f"`X` must have 2 columns, got shape {Xn.shape}"
+        raise ValueError(msg)
+    pad = 0.05 * (Xn.max(axis=0) - Xn.min(axis=0)) + 1e-9
+    lo, hi = Xn.min(axis=0) - pad, Xn.max(axis=0) + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    if columns is not None:
+        import pandas as pd
+
+        grid = pd.DataFrame(grid, columns=columns)
+    proba = to_numpy(model.predict_proba(grid))
+    classes = list(est.classes_)
+    region = proba.argmax(axis=1).reshape(gx.shape)
+    ax = _new_axes(ax)
+    colors = _colors(len(classes))
+    ax.contourf(gx, gy, region, levels=np.arange(len(classes) + 1) - 0.5, colors=colors,
+                alpha=0.3)
+    codes = np.searchsorted(np.asarray(est.classes_), yn)
+    for k, label in enumerate(classes):
+        sel = codes == k
+        ax.scatter(Xn[sel, 0], Xn[sel, 1], s=12, color=colors[k], edgecolor="k",
+                   linewidth=0.3, label=str(label))
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel(columns[0] if columns else "x1")
+    ax.set_ylabel(columns[1] if columns else "x2")
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title)
+    _save(ax, path)
+    return ax
+
+
+def _colors(n: int) -> list[Any]:
+    """One colour per class, the same for the shaded region and the points."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"] if n <= 10 else colormaps["viridis"].resampled(n)
+    return [cmap(k) for k in range(n)]
+
+
+def plot_loss_curve(model: Any, ax: Any = None, *, path: Any = None) -> Any:
+    """Training objective per iteration or epoch, with the validation loss when tracked."""
+    est = _estimator(model)
+    curve = getattr(est, "loss_curve_", None)
+    if curve is None:
+        msg = "plot_loss_curve needs a fitted SoftmaxRegression (no `loss_curve_`)"
+        raise ValueError(msg)
+    ax = _new_axes(ax)
+    start = 0 if est.solver == "lbfgs" else 1
+    ax.plot(np.arange(start, start + len(curve)), curve, label="train objective")
+    val = getattr(est, "validation_curve_", [])
+    if val:
+        ax.plot(np.arange(1, 1 + len(val)), val, label="validation loss")
+    ax.set_xlabel("iteration" if est.solver == "lbfgs" else "epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(f"SoftmaxRegression ({est.solver})")
+    ax.legend()
+    _save(ax, path)
+    return ax
