@@ -1,0 +1,198 @@
+"""Every command of the command line, in-process and as a subprocess, and its error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from softmaxreg.cli import main
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_demo_writes_every_result(demo_dir):
+    assert sorted(p.name for p in demo_dir.iterdir()) == [
+        "decision_boundary.png", "loss_curve.png", "metrics.json", "model.npz",
+        "preprocess.json"]
+    for png in ("decision_boundary.png", "loss_curve.png"):
+        assert (demo_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((demo_dir / "metrics.json").read_text())
+    assert metrics["accuracy"]["test"] > 0.9
+    assert set(metrics["test"]["class"]) == {"benign", "malignant"}
+    assert metrics["inference"]["prediction"] == "benign"
+    assert 0.8 < metrics["inference"]["probability"] < 1.0
+    assert not [p for p in demo_dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_demo_prints_the_lesson(tmp_path, capsys):
+    code, out, err = run(["demo", "--out", str(tmp_path / "d"), "--solver", "gd"], capsys)
+    assert code == 0, err
+    assert "split  rows  benign  malignant" in out
+    assert "[SoftmaxRegression(gd)] iter    1" in out  # per-epoch lines
+    assert "the probability that you have a benign tumour is" in out
+    assert "weights in original units" in out
+    assert '"overall"' in out
+
+
+def test_predict_and_evaluate(demo_dir, tmp_path, capsys):
+    code, out, _ = run(["predict", str(demo_dir), "--row", "leukocyte_count=13",
+                        "blood_pressure=12", "--json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert rows[0]["prediction"] == "benign" and rows[0]["p(benign)"] > 0.8
+    csv = tmp_path / "in.csv"
+    csv.write_text("blood_pressure,leukocyte_count\n12,13\n16,10\n")
+    code, out, _ = run(["predict", str(demo_dir), str(csv), "--csv"], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == "prediction,p(benign),p(malignant)"
+    assert lines[1].startswith("benign,") and lines[2].startswith("malignant,")
+    code, out, _ = run(["predict", str(demo_dir), str(csv)], capsys)
+    assert code == 0 and "prediction" in out.splitlines()[0]
+    from softmaxreg.datasets import make_tumors
+
+    make_tumors(300, random_state=5).to_csv(tmp_path / "new.csv", index=False)
+    code, out, _ = run(["evaluate", str(demo_dir), str(tmp_path / "new.csv"), "--target",
+                        "tumor_class"], capsys)
+    assert code == 0
+    metrics = json.loads(out)
+    assert metrics["overall"]["num_samples"] == 300 and metrics["accuracy"] > 0.85
+
+
+def test_train_on_the_lessons_data(shared_data, tmp_path, capsys):
+    out = tmp_path / "t"
+    code, text, err = run(["train", str(shared_data / "tumors.csv"), "--target", "tumor_class",
+                           "--seed", "0", "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"]["test"] >= 0.94
+    code, text, _ = run(["predict", str(out), "--row", "leukocyte_count=13",
+                         "blood_pressure=12", "--json"], capsys)
+    assert json.loads(text)[0]["prediction"] == "benign"
+
+
+def test_spirals_give_three_probability_columns(shared_data, tmp_path, capsys):
+    out = tmp_path / "s"
+    code, _, err = run(["train", str(shared_data / "spiral.csv"), "--target", "color",
+                        "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    code, text, _ = run(["predict", str(out), str(shared_data / "spiral.csv"), "--csv"], capsys)
+    header = text.splitlines()[0]
+    assert header == "prediction,p(c1),p(c2),p(c3)"
+    probs = np.array([[float(v) for v in ln.split(",")[1:]] for ln in text.splitlines()[1:]])
+    assert probs.shape == (1500, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+@pytest.fixture
+def csvs(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'x' if i % 2 else 'y'}\n"
+                                            for i in range(40)))
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b,label\n")
+    (tmp_path / "text.csv").write_text("a,b,label\n1,2,x\n1,oops,y\n")
+    (tmp_path / "one.csv").write_text("a,b,label\n1,2,x\n3,4,x\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "{d}/missing.csv", "--target", "label"], "no such file"),
+    (["train", "{d}/empty.csv", "--target", "label"], "is empty"),
+    (["train", "{d}/header.csv", "--target", "label"], "has a header but no rows"),
+    (["train", "{d}/good.csv", "--target", "lable"], "did you mean 'label'"),
+    (["train", "{d}/good.csv", "--target", "label", "--features", "a,c"], "no column 'c'"),
+    (["train", "{d}/text.csv", "--target", "label"], "column 'b' must be numeric, but row 3"),
+    (["train", "{d}/one.csv", "--target", "label"], "only one class"),
+    (["train", "{d}/good.csv", "--target", "label", "--backend", "tensorflow"],
+     "unknown `backend` 'tensorflow'"),
+    (["train", "{d}/good.csv", "--target", "label", "--backend", "torch", "--device", "cuda"],
+     "no CUDA GPU answers here"),
+    (["train", "{d}/good.csv"], "the following arguments are required: --target"),
+    (["predict", "{d}"], "is not a softmaxreg model folder"),
+    (["predict", "{d}/nothing"], "is not a softmaxreg model folder"),
+    (["evaluate", "{d}", "{d}/good.csv", "--target", "label"], "not a softmaxreg model folder"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_user_mistakes_are_one_line_and_status_2(args, message, csvs, capsys):
+    if "cuda" in args:
+        torch = pytest.importorskip("torch")
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU, so cuda is not a mistake here")
+    argv = [a.format(d=csvs) for a in args]
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("softmaxreg: error: "), err
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert not list(Path.cwd().glob("softmaxreg-train-*"))
+
+
+def test_predict_row_mistakes(demo_dir, capsys):
+    for row, message in [
+        (["leukocyte_count=13"], "missing feature(s) blood_pressure"),
+        (["leukocyte_count=13", "blod_pressure=1"], "did you mean 'blood_pressure'"),
+        (["leukocyte_count=x", "blood_pressure=1"], "must be a number"),
+        (["leukocyte_count"], "NAME=VALUE pairs"),
+    ]:
+        code, _, err = run(["predict", str(demo_dir), "--row", *row], capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_existing_output_is_kept_without_force(tmp_path, capsys):
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "mine.txt").write_text("precious")
+    code, _, err = run(["demo", "--out", str(out), "--quiet"], capsys)
+    assert code == 2 and "already exists; pass --force" in err
+    assert (out / "mine.txt").read_text() == "precious"
+    code, _, _ = run(["demo", "--out", str(out), "--quiet", "--force"], capsys)
+    assert code == 0
+    assert not (out / "mine.txt").exists() and (out / "model.npz").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]  # no temporaries left
+
+
+def test_failure_midway_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    import softmaxreg.workflow as wf
+
+    def boom(*args, **kwargs):
+        raise ValueError("`learning_rate` is too large for this data")
+
+    monkeypatch.setattr(wf, "train_model", boom)
+    code, _, err = run(["demo", "--out", str(tmp_path / "x"), "--quiet"], capsys)
+    assert code == 2 and "too large" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_subprocess_entry_points(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning"}
+    ok = subprocess.run([sys.executable, "-m", "softmaxreg", "demo", "--out",
+                         str(tmp_path / "d"), "--quiet", "--solver", "lbfgs"],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "the probability that you have a benign tumour is" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "softmaxreg", "predict", str(tmp_path / "nope"),
+                          "--row", "a=1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

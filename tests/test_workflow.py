@@ -1,0 +1,150 @@
+"""Library calls of the lesson's workflow: data, splits, metrics, plots, original units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from softmaxreg import SoftmaxRegression, unscaled_coefficients
+from softmaxreg.data import (
+    DataError,
+    class_counts,
+    class_weights,
+    load_csv,
+    train_val_test_split,
+)
+from softmaxreg.datasets import make_spirals, make_tumors
+from softmaxreg.metrics import classification_metrics
+from softmaxreg.plotting import plot_decision_boundary, plot_loss_curve
+from softmaxreg.workflow import load_bundle, save_bundle, train_model
+
+FEATURES = ["leukocyte_count", "blood_pressure"]
+
+
+def test_make_tumors_is_shaped_like_the_lesson():
+    df = make_tumors(4000, random_state=0)
+    assert list(df.columns) == [*FEATURES, "tumor_class"]
+    share = (df.tumor_class == "benign").mean()
+    assert 0.37 < share < 0.41
+    means = df.groupby("tumor_class")[FEATURES].mean()
+    np.testing.assert_allclose(means.loc["benign"], [17.7, 14.73], atol=0.15)
+    np.testing.assert_allclose(means.loc["malignant"], [13.2, 15.74], atol=0.15)
+    X = StandardScaler().fit_transform(df[FEATURES])
+    acc = SoftmaxRegression().fit(X, df.tumor_class).score(X, df.tumor_class)
+    assert 0.91 < acc < 0.98  # overlapping: a linear model is good, not perfect
+    pd.testing.assert_frame_equal(make_tumors(50, random_state=3), make_tumors(50, random_state=3))
+
+
+def test_make_spirals_defeats_a_linear_model():
+    df = make_spirals(1500, n_classes=3, random_state=0)
+    assert df.color.value_counts().to_dict() == {"c1": 500, "c2": 500, "c3": 500}
+    assert df[["X1", "X2"]].abs().to_numpy().max() <= 1.0
+    acc = SoftmaxRegression().fit(df[["X1", "X2"]], df.color).score(df[["X1", "X2"]], df.color)
+    assert 0.34 < acc < 0.8
+    with pytest.raises(ValueError, match=r"`n_classes` must be an integer >= 2, got 1"):
+        make_spirals(n_classes=1)
+    with pytest.raises(ValueError, match=r"`n_samples` must be an integer >= 2, got 0"):
+        make_tumors(0)
+
+
+def test_split_is_stratified_70_15_15():
+    df = make_tumors(1000, random_state=1)
+    parts = train_val_test_split(df[FEATURES], df.tumor_class, random_state=0)
+    X_tr, X_va, X_te, y_tr, y_va, y_te = parts
+    assert (len(X_tr), len(X_va), len(X_te)) == (700, 150, 150)
+    assert not set(X_tr.index) & set(X_te.index) and not set(X_va.index) & set(X_te.index)
+    for y in (y_tr, y_va, y_te):
+        assert abs((y == "benign").mean() - 0.389) < 0.01
+    again = train_val_test_split(df[FEATURES], df.tumor_class, random_state=0)
+    assert list(again[0].index) == list(X_tr.index)
+    with pytest.raises(ValueError, match=r"add up to 1, got 0.7, 0.2 and 0.2"):
+        train_val_test_split(df[FEATURES], df.tumor_class, val_size=0.2, test_size=0.2)
+
+
+def test_class_counts_and_weights():
+    y = ["a", "b", "b", "b"]
+    assert class_counts(y) == {"a": 1, "b": 3}
+    assert class_weights(y) == {"a": 1.0, "b": 1 / 3}
+    assert class_weights(y, "balanced") == {"a": 2.0, "b": 4 / 6}
+    with pytest.raises(ValueError, match=r"`method` must be 'inverse' or 'balanced'"):
+        class_weights(y, "sqrt")
+
+
+def test_load_csv(tmp_path, shared_data):
+    X, y = load_csv(shared_data / "tumors.csv", "tumor_class")
+    assert list(X.columns) == FEATURES and len(y) == 1000
+    assert class_counts(y) == {"benign": 389, "malignant": 611}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,y\n1,,p\n2,3,q\n")
+    with pytest.raises(DataError, match=r"column 'b' has 1 missing value"):
+        load_csv(bad, "y")
+    with pytest.raises(DataError, match=r"the target 'y' is also listed as a feature"):
+        load_csv(bad, "y", ["a", "y"])
+
+
+def test_metrics_match_sklearn_report():
+    from sklearn.metrics import classification_report
+
+    rng = np.random.default_rng(0)
+    y_true = rng.choice(["a", "b", "c"], size=200)
+    y_pred = np.where(rng.random(200) < 0.8, y_true, rng.choice(["a", "b", "c"], size=200))
+    m = classification_metrics(y_true, y_pred, ["a", "b", "c"])
+    rep = classification_report(y_true, y_pred, output_dict=True)
+    assert m["overall"]["f1"] == pytest.approx(rep["weighted avg"]["f1-score"])
+    assert m["overall"]["num_samples"] == 200
+    for c in "abc":
+        assert m["class"][c]["precision"] == pytest.approx(rep[c]["precision"])
+        assert m["class"][c]["num_samples"] == rep[c]["support"]
+    assert m["accuracy"] == pytest.approx(rep["accuracy"])
+    with pytest.raises(ValueError, match=r"`y_true` has shape \(2,\) but `y_pred`"):
+        classification_metrics(["a", "b"], ["a"], ["a", "b"])
+
+
+def test_unscaled_coefficients_equal_a_model_trained_on_raw_data():
+    df = make_tumors(600, random_state=2)
+    X, y = df[FEATURES].to_numpy(), df.tumor_class.to_numpy()
+    scaler = StandardScaler().fit(X)
+    Xs = scaler.transform(X)
+    # no penalty, so the optimum does not depend on the units of the features
+    scaled = SoftmaxRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(Xs, y)
+    raw = SoftmaxRegression(C=np.inf, tol=1e-10, max_iter=5000).fit(X, y)
+    W, b = unscaled_coefficients(Pipeline([("scaler", scaler), ("model", scaled)]))
+    np.testing.assert_allclose(W, raw.coef_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b, raw.intercept_, rtol=1e-4, atol=1e-5)
+    # raw features through the original-unit weights give the pipeline's margin z1 - z0
+    np.testing.assert_allclose((X @ W.T + b) @ np.array([-1.0, 1.0]),
+                               scaled.decision_function(Xs), atol=1e-8)
+
+
+def test_train_model_and_bundle_round_trip(tmp_path):
+    df = make_tumors(1000, random_state=0)
+    result = train_model(df[FEATURES], df.tumor_class, solver="lbfgs", random_state=0)
+    assert result.accuracy["test"] > 0.9
+    assert result.metrics["overall"]["num_samples"] == 150
+    save_bundle(tmp_path, result.pipeline, target="tumor_class")
+    bundle = load_bundle(tmp_path)
+    assert bundle.features == FEATURES and bundle.target == "tumor_class"
+    X_test = result.splits["test"][0]
+    np.testing.assert_allclose(bundle.pipeline.predict_proba(X_test),
+                               result.pipeline.predict_proba(X_test), rtol=1e-12)
+
+
+def test_plots_are_real_figures(tmp_path, bk):
+    if bk.lazy:
+        pytest.skip("a Dask model plots the same way; its grid is computed eagerly below")
+    df = make_tumors(300, random_state=0)
+    X = StandardScaler().fit_transform(df[FEATURES])
+    model = SoftmaxRegression().fit(bk.asarray(X), df.tumor_class)
+    ax = plot_decision_boundary(model, X, df.tumor_class, path=tmp_path / "b.png")
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["benign", "malignant"]
+    assert len(ax.collections) >= 3  # shaded regions plus one scatter per class
+    ax2 = plot_loss_curve(model, path=tmp_path / "l.png")
+    line = ax2.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), model.loss_curve_)
+    with pytest.raises(ValueError, match=r"needs a model of 2 features, this one has 3"):
+        plot_decision_boundary(SoftmaxRegression().fit(np.c_[X, X[:, :1]], df.tumor_class),
+                               np.c_[X, X[:, :1]], df.tumor_class)
