@@ -133,8 +133,6 @@ def test_train_model_and_bundle_round_trip(tmp_path):
 
 
 def test_plots_are_real_figures(tmp_path, bk):
-    if bk.lazy:
-        pytest.skip("a Dask model plots the same way; its grid is computed eagerly below")
     df = make_tumors(300, random_state=0)
     X = StandardScaler().fit_transform(df[FEATURES])
     model = SoftmaxRegression().fit(bk.asarray(X), df.tumor_class)
