@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_array
+from _helpers import assert_array
 
 from softmaxreg import backends
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import assert_array
 from array_api_extra.testing import lazy_xp_function
-from conftest import assert_array
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -1,0 +1,56 @@
+"""Seconds per L-BFGS iteration on Dask with 1 and 2 workers against in-memory NumPy."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from _common import problem
+
+from softmaxreg import SoftmaxRegression
+
+SHAPE = (400_000, 50, 10)
+ITERS = 8
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    distributed = pytest.importorskip("distributed")
+    made = {}
+    yield made, distributed
+    for client, cluster in made.values():
+        client.close()
+        cluster.close()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask-1worker", "dask-2workers"])
+def test_lbfgs_iteration(benchmark, backend, clusters):
+    X, y, _, _ = problem(*SHAPE)
+    Xb, yb = X, y
+    if backend.startswith("dask"):
+        import dask.array as da
+
+        made, distributed = clusters
+        workers = 1 if backend == "dask-1worker" else 2
+        for client, _ in made.values():
+            client.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                               processes=True, dashboard_address=None,
+                                               silence_logs=40)
+        made[backend] = (distributed.Client(cluster), cluster)
+        Xb = da.from_array(X, chunks=(25_000, -1))
+        yb = da.from_array(y, chunks=25_000)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stopping at ITERS on purpose
+            m = SoftmaxRegression(tol=0.0, max_iter=ITERS).fit(Xb, yb)
+        return m.n_iter_
+
+    benchmark.group = f"dask lbfgs n={SHAPE[0]} d={SHAPE[1]} C={SHAPE[2]} ({ITERS} iterations)"
+    n_iter = benchmark.pedantic(fit, rounds=2, iterations=1, warmup_rounds=0)
+    benchmark.extra_info.update({"workload": "dask-iteration", "backend": backend,
+                                 "n_iter": n_iter})
+    assert n_iter >= 1
