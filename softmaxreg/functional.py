@@ -336,7 +336,7 @@ def _loss_and_grad(
         yb = y if whole else y[start:stop]
         wb = None if w is None else (w if whole else w[start:stop])
 
-        Zt = Wt @ Xb.T  # (C, nb): reductions below run over the short axis
+        Zt = _class_major_logits(Xb, W, Wt, xp=xp, native=native)
         inplace = native and is_writeable(Zt)
         if inplace:
             Zt += b[:, None]
@@ -344,25 +344,38 @@ def _loss_and_grad(
         else:
             Zt = Zt + b[:, None]
             Zt = Zt - xp.max(Zt, axis=0, keepdims=True)
-        mask = classes == yb[None, :]
-        z_label = xp.sum(xp.where(mask, Zt, zero), axis=0)  # shifted logit of the label
+        # gather/scatter at the labels: native indexing where the library has it
+        # (NumPy, torch), a mask over the (C, nb) block in standard-only code
+        scatter = inplace and (is_numpy_namespace(xp) or is_torch_namespace(xp))
+        if scatter:  # flat indices: one 1-D gather and scatter instead of 2-D fancy indexing
+            flat = yb * (stop - start) + xp.arange(stop - start, device=dev)
+            Zflat = xp.reshape(Zt, (-1,))  # a view: Zt is contiguous
+            z_label = xp.take(Zflat, flat)  # shifted logit of the label
+        else:
+            mask = classes == yb[None, :]
+            z_label = xp.sum(xp.where(mask, Zt, zero), axis=0)
         E = _exp(Zt, xp=xp, inplace=inplace)
         s = xp.sum(E, axis=0)
         nll = xp.log(s) - z_label  # (nb,)
         if wb is None:
             part = xp.sum(nll)
             scale = 1.0 / s
-            label_term = xp.astype(mask, X.dtype)
         else:
             part = xp.sum(wb * nll)
             scale = wb / s
-            label_term = xp.where(mask, wb[None, :], zero)
-        if inplace:
+        if scatter:
             E *= scale[None, :]
-            E -= label_term
+            Zflat[flat] -= 1.0 if wb is None else wb  # w * (P - Y), class-major
             G = E
         else:
-            G = E * scale[None, :] - label_term  # w * (P - Y), class-major
+            label_term = (xp.astype(mask, X.dtype) if wb is None
+                          else xp.where(mask, wb[None, :], zero))
+            if inplace:
+                E *= scale[None, :]
+                E -= label_term
+                G = E
+            else:
+                G = E * scale[None, :] - label_term  # w * (P - Y), class-major
         gW = G @ Xb  # (C, d)
         gb = xp.sum(G, axis=1)
         if loss_sum is None:
@@ -381,6 +394,20 @@ def _loss_and_grad(
         loss = loss + (l2 / 2) * xp.sum(W * W)
         dW = dW + l2 * W
     return loss, dW, db
+
+
+def _class_major_logits(Xb: Any, W: Any, Wt: Any, *, xp: Any, native: bool) -> Any:
+    """``W.T @ Xb.T``, shape (C, nb), so that the softmax reductions run over the short axis.
+
+    On NumPy and torch the row-major product ``Xb @ W`` followed by a transpose
+    copy of the small (nb, C) block is faster than BLAS on the transposed
+    operands; elsewhere the library chooses.
+    """
+    if native and is_numpy_namespace(xp):
+        return np.ascontiguousarray((Xb @ W).T)
+    if native and is_torch_namespace(xp):
+        return (Xb @ W).T.contiguous()
+    return Wt @ Xb.T
 
 
 def _exp(Z: Any, *, xp: Any, inplace: bool) -> Any:

@@ -188,8 +188,9 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
     device; each function evaluation brings back two floats.
     """
     xp = obj.pxp
-    eps = float(np.finfo(np.dtype(_np_dtype(theta))).eps)
-    ftol = 64 * eps
+    # scikit-learn's threshold, in float64 terms also for float32 data: a float32
+    # epsilon (1.2e-7 * 64) would stop before the objective is right to 1e-6
+    ftol = 64 * float(np.finfo(np.float64).eps)
     f_arr, g = obj(theta)
     f, gmax = host_scalars(xp, f_arr, xp.max(xp.abs(g)))
     s_hist: list[Any] = []
@@ -249,12 +250,6 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
     if progress:
         progress(it, f, vals[-1] if vals else None, final=True)
     return FitResult(theta, it, converged, curve, vals, message or "max_iter reached")
-
-
-def _np_dtype(theta: Any) -> str:
-    from ._compat import dtype_name
-
-    return dtype_name(theta.dtype)
 
 
 def _two_loop(g: Any, s_hist: list[Any], y_hist: list[Any], rho_hist: list[Any], *,

@@ -1,0 +1,192 @@
+"""Render a pytest-benchmark JSON file into ``docs/benchmarks.md`` and a bar chart.
+
+    python benchmarks/report.py benchmarks/results/cpu-2core.json [more.json ...]
+
+One table per workload (all backends side by side) with the time, the
+speed-up against the PyTorch-native or scikit-learn peer, and what each
+result reached (objective, iterations, memory), then the performance bars
+checked as ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(paths: list[Path]) -> list[dict[str, Any]]:
+    runs = []
+    for p in paths:
+        data = json.loads(p.read_text())
+        runs.append({"path": p, "machine": data.get("machine_info", {}),
+                     "commit": data.get("commit_info", {}), "datetime": data.get("datetime"),
+                     "benchmarks": data["benchmarks"]})
+    return runs
+
+
+def _peer(group: str, names: set[str]) -> str | None:
+    if group.startswith("step"):
+        for cand in ("torch:cuda-native", "torch-native"):
+            if cand in names and ("n=1000000" in group) == ("cuda" in cand):
+                return cand
+    if group.startswith("fit"):
+        return "sklearn" if "sklearn" in names else None
+    if group.startswith("dask"):
+        return "numpy" if "numpy" in names else None
+    return None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms" if seconds < 10 else f"{seconds:.3g} s"
+
+
+def _machine(run: dict[str, Any]) -> str:
+    m = run["machine"]
+    cpu = m.get("cpu", {})
+    brand = cpu.get("brand_raw") or cpu.get("brand") or m.get("processor") or "unknown CPU"
+    cores = cpu.get("count", "?")
+    return (f"{brand}, {cores} cores, {m.get('system', '')} {m.get('release', '')}, "
+            f"Python {m.get('python_version', '')}; run {run['datetime']}, "
+            f"commit {run['commit'].get('id', '?')[:10]}")
+
+
+def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    lines = []
+
+    def t(group_prefix: str, name: str) -> tuple[float, str] | None:
+        for g, rows in by_group.items():
+            if g.startswith(group_prefix) and name in rows:
+                return rows[name]["stats"]["median"], g
+        return None
+
+    step = "step n=200000 d=100 C=10"
+    ours, peer, floor = t(step, "numpy"), t(step, "torch-native"), t(step, "numpy-matmuls")
+    if ours and peer:
+        r = peer[0] / ours[0]
+        lines.append(f"| CPU step, NumPy vs PyTorch native autograd | >= 2x faster | "
+                     f"{r:.2f}x faster | {'met' if r >= 2 else 'not met'} |")
+    if ours and floor:
+        r = ours[0] / floor[0]
+        lines.append(f"| CPU step vs its two matrix products alone | <= 1.25x | {r:.2f}x | "
+                     f"{'met' if r <= 1.25 else 'not met'} |")
+    fit = "fit n=200000"
+    f_ours, f_sk = t(fit, "numpy"), t(fit, "sklearn")
+    if f_ours and f_sk:
+        rows = by_group[f_ours[1]]
+        o1 = rows["numpy"]["extra_info"]["objective"]
+        o2 = rows["sklearn"]["extra_info"]["objective"]
+        rel = (o1 - o2) / abs(o2)
+        r = f_ours[0] / f_sk[0]
+        ok = r <= 0.5 and rel <= 1e-6
+        lines.append(f"| CPU fit (lbfgs) vs scikit-learn, same objective | <= 0.5x the time, "
+                     f"objective within 1e-6 | {r:.2f}x the time, objective {rel:+.1e} "
+                     f"relative | {'met' if ok else 'not met'} |")
+    for g, rows in by_group.items():
+        if g.startswith("memory") and "numpy" in rows:
+            ratio = rows["numpy"]["extra_info"]["peak_over_x"]
+            lines.append(f"| extra peak memory of loss_and_grad (NumPy) | < 0.5 x size of X | "
+                         f"{ratio:.3f} x | {'met' if ratio < 0.5 else 'not met'} |")
+    gpu = "step n=1000000 d=256 C=10"
+    for lib in ("torch:cuda", "cupy"):
+        res = t(gpu, lib)
+        if res:
+            ok = res[0] <= 1.1e-3
+            lines.append(f"| GPU step on {lib} | <= 1.1 ms | {_ms(res[0])} | "
+                         f"{'met' if ok else 'not met'} |")
+    return lines
+
+
+def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
+    runs = _load(paths)
+    md = ["# Benchmarks", "",
+          "Produced by the benchmark suite in `benchmarks/` and rendered by "
+          "`benchmarks/report.py`. Times are medians of several rounds; every ratio compares "
+          "results measured side by side in the same run on the same machine.", "",
+          "```bash",
+          "python -m pytest benchmarks --benchmark-enable "
+          "--benchmark-json=benchmarks/results/cpu-2core.json",
+          "python benchmarks/report.py benchmarks/results/cpu-2core.json", "```", ""]
+    charts = []
+    for run in runs:
+        md += [f"## {run['path'].name}", "", f"Machine: {_machine(run)}", ""]
+        by_group: dict[str, dict[str, dict[str, Any]]] = {}
+        for b in run["benchmarks"]:
+            name = b["params"]["backend"]
+            by_group.setdefault(b["group"], {})[name] = b
+        bars = _bars(by_group)
+        if bars:
+            md += ["### Performance bars", "", "| bar | target | measured | |",
+                   "| --- | --- | --- | --- |", *bars, ""]
+        for group, rows in by_group.items():
+            peer = _peer(group, set(rows))
+            md += [f"### {group}", ""]
+            head = "| backend | median | mean ± std | speed-up vs " + (peer or "-") + " | notes |"
+            md += [head, "| --- | --- | --- | --- | --- |"]
+            ordered = sorted(rows.items(), key=lambda kv: kv[1]["stats"]["median"])
+            for name, b in ordered:
+                s = b["stats"]
+                speed = "" if not peer else f"{rows[peer]['stats']['median'] / s['median']:.2f}x"
+                notes = []
+                info = b.get("extra_info", {})
+                if "objective" in info:
+                    notes.append(f"objective {info['objective']:.10f}")
+                if "n_iter" in info:
+                    notes.append(f"{info['n_iter']} iterations")
+                if "peak_over_x" in info:
+                    notes.append(f"extra peak {info['peak_over_x']:.3f} x size of X")
+                if group.startswith("dask") and info.get("n_iter"):
+                    notes.append(f"{_ms(s['median'] / info['n_iter'])} per iteration")
+                md.append(f"| {name} | {_ms(s['median'])} | {_ms(s['mean'])} ± "
+                          f"{_ms(s['stddev'])} | {speed} | {'; '.join(notes)} |")
+            md.append("")
+            charts.append((f"{run['path'].stem}: {group}", ordered, peer))
+    md += ["![benchmark medians](img/benchmarks.png)", ""]
+    _chart(charts, out_png)
+    text = "\n".join(md)
+    out_md.write_text(text)
+    return text
+
+
+def _chart(charts: list[tuple[str, list[Any], str | None]], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    charts = [c for c in charts if not c[0].split(": ", 1)[1].startswith("memory")]
+    if not charts:
+        return
+    fig = Figure(figsize=(9, 2.2 + 1.6 * len(charts)), layout="constrained")
+    axes = fig.subplots(len(charts), 1, squeeze=False)[:, 0]
+    for ax, (title, rows, peer) in zip(axes, charts, strict=True):
+        names = [n for n, _ in rows]
+        vals = [b["stats"]["median"] * 1e3 for _, b in rows]
+        colors = ["tab:gray" if n == peer or n.endswith("matmuls") else "tab:blue" for n in names]
+        ax.barh(names, vals, color=colors)
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("median time (ms, log scale); grey: peers and floors", fontsize=8)
+        ax.tick_params(labelsize=8)
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.3g}", va="center", fontsize=7)
+        ax.set_xlim(min(vals) / 2, max(vals) * 4 if math.isfinite(max(vals)) else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", type=Path, help="pytest-benchmark JSON files")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "benchmarks.png")
+    args = p.parse_args(argv)
+    render(args.results, args.out, args.png)
+    print(f"wrote {args.out} and {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
