@@ -3,10 +3,14 @@
 The numerical core (:mod:`softmaxreg.functional`) runs unchanged on NumPy,
 PyTorch, CuPy, JAX and Dask arrays; :mod:`softmaxreg.optim` holds optax-style
 update steps and :mod:`softmaxreg.backends` moves data between libraries.
+:class:`SoftmaxRegression` is the scikit-learn estimator built on them.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from . import backends, optim
-from .estimator import SoftmaxRegression
 from .functional import (
     cross_entropy,
     forward,
@@ -16,7 +20,6 @@ from .functional import (
     one_hot,
     softmax,
 )
-from .workflow import unscaled_coefficients
 
 __version__ = "0.1.0"
 
@@ -33,3 +36,30 @@ __all__ = [
     "softmax",
     "unscaled_coefficients",
 ]
+
+# The estimator needs scikit-learn; the core needs only NumPy and array-api-compat,
+# so these two names are imported on first use.
+_LAZY = {"SoftmaxRegression": "estimator", "unscaled_coefficients": "workflow"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        try:
+            module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        except ImportError as exc:
+            if "sklearn" not in str(exc):
+                raise
+            msg = (f"softmaxreg.{name} needs scikit-learn: install it with "
+                   f"`pip install 'softmaxreg[sklearn]'`")
+            raise ImportError(msg) from None
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    msg = f"module 'softmaxreg' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return {"demo": _demo, "train": _train, "predict": _predict,
                 "evaluate": _evaluate}[args.command](args)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except UsageError as exc:
         print(f"softmaxreg: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -135,21 +140,24 @@ def _fmt_table(header: list[str], rows: list[list[Any]]) -> str:
                      for r in cells)
 
 
-def _report(result: Any, out: Path, *, inference: dict[str, float] | None) -> None:
+def _report(result: Any, out: Path, *, inference: dict[str, float] | None
+            ) -> tuple[list[str], list[str]]:
+    """Write the figures, metrics and model into ``out``; return the report lines and files."""
     from .workflow import predict_table, save_bundle, unscaled_coefficients
 
-    print()
+    lines: list[str] = [""]
+    say = lines.append
     classes = [str(c) for c in result.pipeline.steps[-1][1].classes_]
     rows = [[k, len(result.splits[k][1])] + [result.class_ratios[k].get(c, 0.0) for c in classes]
             for k in ("train", "val", "test")]
-    print("split sizes and class ratios")
-    print(_fmt_table(["split", "rows", *classes], rows))
-    print("\nclass weights (the lesson's 1/count): "
+    say("split sizes and class ratios")
+    say(_fmt_table(["split", "rows", *classes], rows))
+    say("\nclass weights (the lesson's 1/count): "
           + ", ".join(f"{k} {v:.5f}" for k, v in result.lesson_class_weights.items()))
     acc = result.accuracy
-    print(f"\naccuracy  train {acc['train']:.3f}  val {acc['val']:.3f}  test {acc['test']:.3f}")
-    print("\nmetrics on the test split:")
-    print(json.dumps(result.metrics, indent=2))
+    say(f"\naccuracy  train {acc['train']:.3f}  val {acc['val']:.3f}  test {acc['test']:.3f}")
+    say("\nmetrics on the test split:")
+    say(json.dumps(result.metrics, indent=2))
 
     import pandas as pd
 
@@ -161,13 +169,13 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None) -> No
     label = table["prediction"].iloc[0]
     p = table[f"p({label})"].iloc[0]
     given = ", ".join(f"{k}={v:g}" for k, v in inference.items())
-    print(f"\ninference: {given}")
-    print(f"  predicted {label!s}: the probability that you have a {label!s} "
+    say(f"\ninference: {given}")
+    say(f"  predicted {label!s}: the probability that you have a {label!s} "
           f"{'tumour' if result.target == 'tumor_class' else 'label'} is {p:.0%}")
 
     W, b = unscaled_coefficients(pipeline)
-    print("\nweights in original units (W / scale, b - sum(W / scale * mean))")
-    print(_fmt_table(["class", *result.features, "bias"],
+    say("\nweights in original units (W / scale, b - sum(W / scale * mean))")
+    say(_fmt_table(["class", *result.features, "bias"],
                      [[c, *map(float, W[i]), float(b[i])] for i, c in enumerate(classes)]))
 
     from .plotting import plot_decision_boundary, plot_loss_curve
@@ -182,7 +190,7 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None) -> No
                              "probability": float(p)}}
     (out / "metrics.json").write_text(json.dumps(payload, indent=2))
     save_bundle(out, pipeline, target=result.target)
-    return written
+    return lines, written
 
 
 def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
@@ -212,9 +220,11 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
                              learning_rate=args.learning_rate, batch_size=args.batch_size,
                              backend=args.backend, device=args.device, random_state=args.seed,
                              verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
-        for w in result.extra["warnings"]:
-            print(f"warning: {w}")
-        written = _report(result, tmp, inference=inference)
+        lines, written = _report(result, tmp, inference=inference)
+    # printed once the folder is complete, so a closed pipe cannot undo the results
+    for w in result.extra["warnings"]:
+        print(f"warning: {w}")
+    print("\n".join(lines))
     print(f"\nwrote {', '.join(written)} to {out}/")
     return 0
 

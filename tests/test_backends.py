@@ -75,3 +75,25 @@ def test_missing_backend_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'softmaxreg\[cupy\]'"):
         backends.asarray([1.0], backend="cupy")
+
+
+def test_core_needs_only_numpy_and_array_api_compat():
+    """The functional core imports without scikit-learn; the estimator says what to install."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "import numpy as np, softmaxreg as sr\n"
+        "loss, dW, db = sr.loss_and_grad(np.ones((2, 2)), np.array([0, 1]), np.zeros((2, 2)),"
+        " np.zeros(2))\n"
+        "assert abs(float(loss) - np.log(2)) < 1e-12\n"
+        "try:\n"
+        "    sr.SoftmaxRegression\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "needs scikit-learn: install it with `pip install 'softmaxreg[sklearn]'`" in done.stdout

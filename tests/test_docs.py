@@ -1,0 +1,78 @@
+"""Every example in the README and the docs runs, the CLI page's commands run, the site builds."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from softmaxreg import backends
+from softmaxreg.cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(path: Path, lang: str) -> list[str]:
+    return [body for kind, body in FENCE.findall(path.read_text()) if kind == lang]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "python")],
+                         ids=lambda p: p.name)
+def test_python_examples_run(page, tmp_path, monkeypatch):
+    """The blocks of one page run in order, in one namespace, in a scratch folder."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    ran = 0
+    for code in blocks(page, "python"):
+        if "# needs: cuda" in code and "torch:cuda" not in backends.available():
+            continue  # the GPU example runs on machines with one
+        exec(compile(code, f"{page.name}", "exec"), namespace)  # noqa: S102
+        ran += 1
+    assert ran >= 1
+
+
+def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
+    """Each command on docs/cli.md, in order; the ones marked so exit with status 2."""
+    monkeypatch.chdir(tmp_path)
+    for code in blocks(ROOT / "docs" / "cli.md", "bash"):
+        for line in code.splitlines():
+            expect = 2 if "exits with status 2" in line else 0
+            cmd = shlex.split(line.split("  #")[0])
+            if not cmd:
+                continue
+            if cmd[0] == "softmaxreg":
+                assert cli(cmd[1:]) == expect, line
+            elif cmd[:2] == ["python", "-c"]:
+                subprocess.run([sys.executable, "-c", cmd[2]], check=True, timeout=60)
+            else:
+                pytest.fail(f"docs/cli.md runs an unknown command: {line}")
+    out = capsys.readouterr().out
+    assert "the probability that you have a benign tumour is" in out
+
+
+def test_figures_script(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "make_figures.py"), "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("decision_boundary.png", "loss_curve.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_site_builds_strictly(tmp_path):
+    mkdocs = shutil.which("mkdocs")
+    if mkdocs is None:
+        pytest.skip("mkdocs is not installed (it comes with the `docs` and `test` extras)")
+    done = subprocess.run([mkdocs, "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "site" / "math" / "index.html").exists()
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "loss_and_grad" in api and "SoftmaxRegression" in api
