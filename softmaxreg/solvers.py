@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import optim
-from ._compat import device, is_dask_namespace
+from ._compat import device, dtype_name, is_dask_namespace
 from .functional import _loss_and_grad
 
 __all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
@@ -191,6 +191,9 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
     # scikit-learn's threshold, in float64 terms also for float32 data: a float32
     # epsilon (1.2e-7 * 64) would stop before the objective is right to 1e-6
     ftol = 64 * float(np.finfo(np.float64).eps)
+    # the objective's own rounding: below it the line search cannot tell steps apart
+    eps = float(np.finfo(np.dtype(dtype_name(theta.dtype))).eps)
+    last_gain = math.inf
     f_arr, g = obj(theta)
     f, gmax = host_scalars(xp, f_arr, xp.max(xp.abs(g)))
     s_hist: list[Any] = []
@@ -211,13 +214,15 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
             gtd = -float(xp.sum(g * g))
         # first step: length 1 in the max norm sense, as scipy and torch do
         t0 = min(1.0, 1.0 / max(g_l1, 1e-30)) if not s_hist else 1.0
-        f_new, g_new, t = _strong_wolfe(obj, theta, t0, d, f, g, gtd, max_ls=max_ls)
+        f_new, g_new, t = _strong_wolfe(obj, theta, t0, d, f, g, gtd, max_ls=max_ls, eps=eps)
         if t == 0.0 or not f_new <= f:
-            if s_hist:  # a stale curvature pair can spoil the direction: retry once fresh
+            # a stale curvature pair can spoil the direction: retry once from steepest
+            # descent, unless the objective had already stopped moving at its precision
+            if s_hist and last_gain > 16 * eps:
                 s_hist.clear(), y_hist.clear(), rho_hist.clear()
                 it -= 1
                 continue
-            message = "line search made no progress"
+            message = "line search made no progress (objective at its floating-point precision)"
             converged = True
             break
         step = t * d
@@ -233,6 +238,7 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
             y_hist.append(yk)
             rho_hist.append(1.0 / ys)
         f_old, f, g = f, f_new, g_new
+        last_gain = (f_old - f) / max(abs(f_old), 1e-300)
         curve.append(f)
         val = None
         if early is not None:
@@ -293,13 +299,15 @@ def _cubic_min(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
 
 
 def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gtd: float, *,
-                  c1: float = 1e-4, c2: float = 0.9, max_ls: int = 50
+                  c1: float = 1e-4, c2: float = 0.9, max_ls: int = 50, eps: float = 2.2e-16
                   ) -> tuple[float, Any, float]:
     """Step ``t`` along ``d`` meeting the strong Wolfe conditions; returns ``(f, g, t)``.
 
     Brackets an acceptable step, then zooms in with safeguarded cubic
     interpolation. The step returned is always the lowest objective seen, so
-    the result never increases ``f`` (``t = 0`` when nothing was better).
+    the result never increases ``f`` (``t = 0`` when nothing was better). The
+    zoom gives up once two trial values in a row differ from ``f`` by no more
+    than the rounding of the objective (``eps`` is the dtype's epsilon).
     """
     xp = obj.pxp
     d_norm = float(xp.max(xp.abs(d)))
@@ -339,6 +347,7 @@ def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gt
         b_f[-1] = math.inf
     low, high = (0, 1) if b_f[0] <= b_f[-1] else (1, 0)
     insufficient = False
+    flat = 0
     while not done and n_ls < max_ls:
         if abs(bracket[1] - bracket[0]) * d_norm < 1e-12:
             break
@@ -358,6 +367,9 @@ def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gt
             insufficient = False
         f_new, g_new, gtd_new = evaluate(t)
         n_ls += 1
+        flat = flat + 1 if abs(f_new - f) <= 4 * eps * abs(f) else 0
+        if flat >= 2:
+            break
         if f_new > f + c1 * t * gtd or f_new >= b_f[low] or not math.isfinite(f_new):
             bracket[high], b_f[high], b_g[high], b_gtd[high] = t, f_new, g_new, gtd_new
             if not math.isfinite(f_new):
