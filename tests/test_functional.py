@@ -151,11 +151,12 @@ def test_inputs_are_not_mutated(bk):
         np.testing.assert_array_equal(sr.backends.to_numpy(got), orig)
 
 
-@pytest.mark.parametrize("name", ["numpy", "torch"])
+@pytest.mark.parametrize("name", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("block_rows", [1, 7, 64, 10_000])
 @pytest.mark.parametrize("weights", [False, True])
 def test_blocked_and_native_paths_equal_generic(name, block_rows, weights):
-    """The CPU fast paths (row blocks, in-place temporaries) equal the plain generic code."""
+    """The fast paths (CPU row blocks, in-place temporaries, JAX's row-major layout)
+    equal the plain generic class-major code."""
     pytest.importorskip(name)
     X, y, W, b, sw, cw = problem(seed=5, n=300, weights=weights)
     a = [sr.backends.asarray(v, backend=name) for v in (X, y, W, b)]
