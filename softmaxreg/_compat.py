@@ -41,38 +41,31 @@ is_dask_namespace = aac.is_dask_namespace
 is_writeable = aac.is_writeable_array
 
 
-def library_name(x: Any) -> str:
-    """Name of the array library that ``x`` belongs to (for error messages)."""
-    for name, test in (
-        ("numpy", aac.is_numpy_array),
-        ("torch", aac.is_torch_array),
-        ("jax", aac.is_jax_array),
-        ("dask", aac.is_dask_array),
-        ("cupy", aac.is_cupy_array),
-        ("array_api_strict", _is_strict_array),
-    ):
-        if test(x):
-            return name
-    return type(x).__module__.split(".")[0] + "." + type(x).__name__
-
-
 def _is_strict_array(x: Any) -> bool:
     return type(x).__module__.startswith("array_api_strict")
 
 
+# (backend name, test for its arrays, test for its namespace)
+_KINDS = (
+    ("numpy", aac.is_numpy_array, aac.is_numpy_namespace),
+    ("torch", aac.is_torch_array, aac.is_torch_namespace),
+    ("jax", aac.is_jax_array, aac.is_jax_namespace),
+    ("dask", aac.is_dask_array, aac.is_dask_namespace),
+    ("cupy", aac.is_cupy_array, aac.is_cupy_namespace),
+    ("array_api_strict", _is_strict_array, aac.is_array_api_strict_namespace),
+)
+
+
+def library_name(x: Any) -> str:
+    """Name of the array library that ``x`` belongs to (for error messages)."""
+    name = next((name for name, is_array, _ in _KINDS if is_array(x)), None)
+    return name or type(x).__module__.split(".")[0] + "." + type(x).__name__
+
+
 def backend_name(xp: Any) -> str:
     """Name of the backend behind a namespace returned by :func:`array_namespace`."""
-    for name, test in (
-        ("numpy", aac.is_numpy_namespace),
-        ("torch", aac.is_torch_namespace),
-        ("jax", aac.is_jax_namespace),
-        ("dask", aac.is_dask_namespace),
-        ("cupy", aac.is_cupy_namespace),
-        ("array_api_strict", aac.is_array_api_strict_namespace),
-    ):
-        if test(xp):
-            return name
-    return getattr(xp, "__name__", repr(xp))
+    name = next((name for name, _, is_ns in _KINDS if is_ns(xp)), None)
+    return name or getattr(xp, "__name__", repr(xp))
 
 
 def array_namespace(*named: tuple[str, Any]) -> Any:
