@@ -88,10 +88,14 @@ class Objective:
         return pxp.concat([pxp.reshape(W, (-1,)), b])
 
     def grads(self, W: Any, b: Any, rows: Any = None) -> tuple[Any, Any, Any]:
-        """Loss, dW, db at ``(W, b)`` on all rows or on the index array ``rows``."""
+        """Loss, dW, db at ``(W, b)`` on all rows, on the index array ``rows``, or on
+        the row chunk ``rows`` when it is an ``int`` (Dask: one chunk, one batch)."""
         self.n_evals += 1
         X, y, w = self.X, self.y, self.w
-        if rows is not None:
+        if isinstance(rows, int):
+            X, y = X.blocks[rows], y.blocks[rows]
+            w = None if w is None else w.blocks[rows]
+        elif rows is not None:
             X = self.xp.take(X, rows, axis=0)
             y = self.xp.take(y, rows, axis=0)
             w = None if w is None else self.xp.take(w, rows, axis=0)
@@ -428,13 +432,17 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
     for epoch in range(1, max_iter + 1):
         if full:
             batches: list[Any] = [None]
+        elif is_dask_namespace(obj.xp):  # chunks are the batches, in shuffled order
+            n_chunks = len(obj.X.chunks[0])
+            order = rng.permutation(n_chunks) if rng is not None else np.arange(n_chunks)
+            batches = [int(k) for k in order]
         else:
             order = rng.permutation(n) if rng is not None else np.arange(n)
-            batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+            batches = [obj.xp.asarray(order[i : i + batch_size], device=dev)
+                       for i in range(0, n, batch_size)]
         total = None
         for rows in batches:
-            idx = None if rows is None else obj.xp.asarray(rows, device=dev)
-            loss, dW, db = obj.grads(*params, rows=idx)
+            loss, dW, db = obj.grads(*params, rows=rows)
             total = loss if total is None else total + loss
             updates, state = optimizer.update((dW, db), state, params)
             params = optim.apply_updates(params, updates)

@@ -77,12 +77,27 @@ def test_lbfgs_on_the_cluster_agrees_with_numpy(client, no_gather):
     ("sgd", {"learning_rate": 0.1, "batch_size": 50_000, "max_iter": 3}),
     ("adam", {"learning_rate": 0.05, "batch_size": 50_000, "max_iter": 3}),
 ])
-def test_first_order_solvers_on_the_cluster(client, solver, kw):
+def test_first_order_solvers_on_the_cluster(client, solver, kw, monkeypatch):
+    import softmaxreg.solvers as S
+
     X, y = lazy_problem(seed=3, n=100_000)
+    seen = []
+    real = S.Objective.grads
+
+    def spy(self, W, b, rows=None):
+        seen.append(rows)
+        return real(self, W, b, rows=rows)
+
+    monkeypatch.setattr(S.Objective, "grads", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few epochs on purpose: ConvergenceWarning
         model = SoftmaxRegression(solver=solver, random_state=0, **kw).fit(X, y)
     assert model.loss_curve_[-1] < model.loss_curve_[0]
+    if "batch_size" in kw:  # mini-batches are whole chunks of 50 000 rows, shuffled
+        assert sorted(seen[:2]) == [0, 1] and all(isinstance(r, int) for r in seen)
+    else:
+        assert all(r is None for r in seen)
+    monkeypatch.undo()
     Xn, yn = dask.compute(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
