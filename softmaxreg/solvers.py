@@ -13,6 +13,7 @@ each iteration.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import optim
-from ._compat import device, dtype_name, is_dask_namespace
+from ._compat import device, dtype_name, is_dask_namespace, is_jax_namespace
 from .functional import _loss_and_grad
 
 __all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
@@ -110,9 +111,36 @@ class Objective:
         return loss, dW, db
 
     def __call__(self, theta: Any) -> tuple[Any, Any]:
+        """Objective and flat gradient on all rows (compiled with ``jax.jit`` on JAX)."""
+        if is_jax_namespace(self.xp):
+            self.n_evals += 1
+            return _jax_flat_objective()(theta, self.X, self.y, self.w, l2=self.l2,
+                                         n_classes=self.n_classes,
+                                         fit_intercept=self.fit_intercept)
         W, b = self.unpack(theta)
         loss, dW, db = self.grads(W, b)
         return loss, self.pack(dW, db)
+
+
+@functools.cache
+def _jax_flat_objective() -> Callable[..., tuple[Any, Any]]:
+    """One compiled objective for all JAX fits; the data are arguments, not closure
+    constants that XLA would fold into the program, so fits of the same shapes
+    reuse the compilation."""
+    import jax
+    import jax.numpy as jnp
+
+    def flat(theta: Any, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
+             fit_intercept: bool) -> tuple[Any, Any]:
+        d = X.shape[1]
+        W = jnp.reshape(theta[: d * n_classes], (d, n_classes))
+        b = theta[d * n_classes :]
+        loss, dW, db = _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=jnp)
+        if not fit_intercept:
+            db = jnp.zeros_like(db)
+        return loss, jnp.concat([jnp.reshape(dW, (-1,)), db])
+
+    return jax.jit(flat, static_argnames=("l2", "n_classes", "fit_intercept"))
 
 
 @dataclass
