@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import array_api_compat as aac
@@ -14,7 +13,26 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backends, optim
 from . import solvers as S
-from ._compat import array_namespace, device, is_dask_namespace, library_name
+from ._compat import (
+    array_namespace,
+    backend_name,
+    device,
+    dtype_name,
+    is_dask_namespace,
+    library_name,
+)
+from ._validation import (
+    check_int,
+    check_number,
+    from_dask_dataframe,
+    is_device_array,
+    is_numpy,
+    labels_to_host,
+    needs_move,
+    seed,
+    to_xp,
+    weight_sum,
+)
 from .functional import _loss_and_grad, forward, log_softmax, softmax
 
 __all__ = ["SoftmaxRegression"]
@@ -163,10 +181,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         dask = is_dask_namespace(xp)
         pxp = backends.get_namespace("numpy") if dask else xp
         dtype = X.dtype
-        pdtype = np.dtype(_dtype_str(dtype)) if dask else dtype
+        pdtype = np.dtype(dtype_name(dtype)) if dask else dtype
         pdev = None if dask else device(X)
 
-        rng = np.random.default_rng(_seed(self.random_state))
+        rng = np.random.default_rng(seed(self.random_state))
         val = None
         if validation_data is not None:
             if not self.early_stopping:
@@ -176,7 +194,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_enc, w, val = self._split_validation(X, y_enc, w, data["y_host"], rng, xp)
 
-        sw_sum = data["w_sum"] if val is None else _weight_sum(w, X.shape[0], xp)
+        sw_sum = data["w_sum"] if val is None else weight_sum(w, X.shape[0], xp)
         l2 = 0.0 if math.isinf(self.C) else 1.0 / (self.C * sw_sum)
         obj = S.Objective(X=X, y=y_enc, w=w, l2=l2, n_classes=n_classes,
                           fit_intercept=bool(self.fit_intercept), xp=xp, pxp=pxp)
@@ -221,15 +239,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if self.solver not in SOLVERS:
             msg = f"unknown `solver` {self.solver!r}; choose one of {', '.join(SOLVERS)}"
             raise ValueError(msg)
-        _check_number("C", self.C, lo=0.0, allow_inf=True)
-        _check_number("learning_rate", self.learning_rate, lo=0.0)
-        _check_number("tol", self.tol, lo=0.0, open_lo=False)
-        _check_int("max_iter", self.max_iter, lo=1)
-        _check_int("n_iter_no_change", self.n_iter_no_change, lo=1)
+        check_number("C", self.C, lo=0.0, allow_inf=True)
+        check_number("learning_rate", self.learning_rate, lo=0.0)
+        check_number("tol", self.tol, lo=0.0, open_lo=False)
+        check_int("max_iter", self.max_iter, lo=1)
+        check_int("n_iter_no_change", self.n_iter_no_change, lo=1)
         if self.batch_size is not None:
-            _check_int("batch_size", self.batch_size, lo=1)
+            check_int("batch_size", self.batch_size, lo=1)
         if self.early_stopping:
-            _check_number("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0)
+            check_number("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0)
         if self.dtype not in (None, "float32", "float64") and not hasattr(self.dtype, "kind"):
             msg = f"`dtype` must be None, 'float32' or 'float64', got {self.dtype!r}"
             raise ValueError(msg)
@@ -249,11 +267,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _prepare_data(self, X: Any, y: Any, sample_weight: Any) -> dict[str, Any]:
         """Validate and move ``X``, ``y``, weights onto the backend; encode the labels."""
-        X = _from_dask_dataframe(X)
-        y = _from_dask_dataframe(y)
-        if _is_device_array(X):
+        X = from_dask_dataframe(X)
+        y = from_dask_dataframe(y)
+        if is_device_array(X):
             X = self._validate_array(X, reset=True)
-            y_host = _labels_to_host(y, X)
+            y_host = labels_to_host(y, X)
         else:
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
                                       ensure_min_samples=1)
@@ -273,14 +291,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         target = self._target()
         dtype = self.dtype
         if dtype is None:
-            xd = _dtype_str(X.dtype)
+            xd = dtype_name(X.dtype)
             dtype = xd if xd in ("float32", "float64") else "float64"
-        dtype = _dtype_str(dtype)
-        if target is not None and library_name(X) != target[0] or _needs_move(X, target):
+        dtype = dtype_name(dtype)
+        if target is not None and library_name(X) != target[0] or needs_move(X, target):
             name, dev = target if target is not None else (library_name(X), None)
             X = backends.asarray(X, backend=name, device=dev, dtype=dtype)
         xp = array_namespace(("X", X))
-        if _dtype_str(X.dtype) != dtype:
+        if dtype_name(X.dtype) != dtype:
             X = xp.astype(X, getattr(xp, dtype) if not is_dask_namespace(xp) else np.dtype(dtype))
         if is_dask_namespace(xp):
             from .distributed import prepare_dask
@@ -288,9 +306,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             X, y_enc, w = prepare_dask(X, y_codes, sw, self.batch_size)
         else:
             dev = device(X)
-            y_enc = xp.asarray(y_codes.astype(np.int64), device=dev) if not _is_numpy(xp) \
+            y_enc = xp.asarray(y_codes.astype(np.int64), device=dev) if not is_numpy(xp) \
                 else y_codes.astype(np.int64)
-            w = None if sw is None else _to_xp(sw.astype(dtype), xp, dev)
+            w = None if sw is None else to_xp(sw.astype(dtype), xp, dev)
         w_sum = float(n if sw is None else sw.sum())
         return {"X": X, "y": y_enc, "w": w, "classes": classes, "xp": xp, "y_host": y_codes,
                 "w_sum": w_sum}
@@ -343,7 +361,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(msg)
         if not (xp.isdtype(X.dtype, "real floating") or xp.isdtype(X.dtype, "integral")
                 or xp.isdtype(X.dtype, "bool")):
-            msg = f"`X` must be numeric, got dtype {_dtype_str(X.dtype)}"
+            msg = f"`X` must be numeric, got dtype {dtype_name(X.dtype)}"
             raise TypeError(msg)
         n, d = X.shape
         if n is not None and n < 1:
@@ -385,7 +403,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 return None
             if is_dask_namespace(xp):
                 return A[idx]
-            return xp.take(A, _to_xp(idx, xp, device(A)), axis=0)
+            return xp.take(A, to_xp(idx, xp, device(A)), axis=0)
 
         Xv, yv, wv = take(X, va), take(y, va), take(w, va)
         return take(X, tr), take(y, tr), take(w, tr), (Xv, yv, wv)
@@ -399,7 +417,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             msg = "`validation_data` must be a pair (X_val, y_val)"
             raise ValueError(msg) from None
         Xv = self._predict_input(Xv, fitted=False, like=X)
-        yv = np.asarray(backends.to_numpy(yv) if _is_device_array(yv) or hasattr(yv, "to_numpy")
+        yv = np.asarray(backends.to_numpy(yv) if is_device_array(yv) or hasattr(yv, "to_numpy")
                         else yv).ravel()
         if yv.shape[0] != Xv.shape[0]:
             msg = f"`validation_data` has {yv.shape[0]} labels but {Xv.shape[0]} rows"
@@ -414,7 +432,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if is_dask_namespace(xp):
             da = backends.import_backend("dask")
             return Xv, da.from_array(codes.astype(np.int64), chunks=(Xv.chunks[0],)), None
-        return Xv, _to_xp(codes.astype(np.int64), xp, device(X)), None
+        return Xv, to_xp(codes.astype(np.int64), xp, device(X)), None
 
     def _val_loss(self, obj: S.Objective, Xv: Any, yv: Any, wv: Any) -> Any:
         def val_loss(theta: Any) -> float:
@@ -432,8 +450,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if (self.warm_start and hasattr(self, "_W") and len(self.classes_) == len(classes)
                 and np.array_equal(self.classes_, classes)
                 and self._W.shape[0] == obj.n_features):
-            W = backends.asarray(self._W, backend=_backend_for(pxp), device=dev, dtype=dtype)
-            b = backends.asarray(self._b, backend=_backend_for(pxp), device=dev, dtype=dtype)
+            W = backends.asarray(self._W, backend=backend_name(pxp), device=dev, dtype=dtype)
+            b = backends.asarray(self._b, backend=backend_name(pxp), device=dev, dtype=dtype)
             return obj.pack(W, b)
         kw = {} if dev is None else {"device": dev}
         return pxp.zeros((obj.size,), dtype=dtype, **kw)
@@ -444,13 +462,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Validate ``X`` and put it where the model (or the array ``like``) lives."""
         if fitted:
             check_is_fitted(self)
-            backend, dev, dtype = self.backend_, self.device_, _dtype_str(self._W.dtype)
+            backend, dev, dtype = self.backend_, self.device_, dtype_name(self._W.dtype)
         else:
             lazy = aac.is_dask_array(like)
             backend = "dask" if lazy else library_name(like)
-            dev, dtype = (None if lazy else device(like)), _dtype_str(like.dtype)
-        X = _from_dask_dataframe(X)
-        if _is_device_array(X):
+            dev, dtype = (None if lazy else device(like)), dtype_name(like.dtype)
+        X = from_dask_dataframe(X)
+        if is_device_array(X):
             lib = library_name(X)
             if lib != backend or (dev is not None and device(X) != dev):
                 where = f"{backend}" + ("" if dev is None else f" on {dev}")
@@ -459,7 +477,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                        f"softmaxreg.backends.asarray(X, backend={backend!r})")
                 raise ValueError(msg)
             X = self._validate_array(X, reset=False)
-            if _dtype_str(X.dtype) != dtype:
+            if dtype_name(X.dtype) != dtype:
                 xp = array_namespace(("X", X))
                 X = xp.astype(X, np.dtype(dtype) if is_dask_namespace(xp) else getattr(xp, dtype))
             return X
@@ -509,7 +527,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         classes = self.classes_
         if is_dask_namespace(xp):
             return idx.map_blocks(lambda i: classes[i], dtype=classes.dtype)
-        if _is_numpy(xp) or classes.dtype.kind not in "biuf":
+        if is_numpy(xp) or classes.dtype.kind not in "biuf":
             return classes[backends.to_numpy(idx)]
         cls = backends.asarray(classes, backend=self.backend_, device=self.device_)
         return xp.take(cls, idx, axis=0)
@@ -517,7 +535,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy (weighted by ``sample_weight``), as a Python float."""
         pred = backends.to_numpy(self.predict(X))
-        truth = np.asarray(backends.to_numpy(y) if _is_device_array(y) else y)
+        truth = np.asarray(backends.to_numpy(y) if is_device_array(y) else y)
         if truth.ndim == 2 and truth.shape[1] == 1:
             truth = truth.ravel()
         hits = (pred == truth).astype(np.float64)
@@ -532,7 +550,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Move a fitted model's weights to another backend or device (in place)."""
         check_is_fitted(self)
         name, dev = backends.parse_backend(backend, device)
-        dtype = _dtype_str(self._W.dtype)
+        dtype = dtype_name(self._W.dtype)
         if name == "dask":
             W, b = backends.to_numpy(self._W), backends.to_numpy(self._b)
             W, b = W.astype(dtype), b.astype(dtype)
@@ -559,90 +577,3 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         from .io import load_model
 
         return load_model(cls, path, backend=backend, device=device)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _check_number(name: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
-                  open_lo: bool = True, allow_inf: bool = False) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        in_range = (v > lo if open_lo else v >= lo) and (v < hi or (allow_inf and v == math.inf))
-        ok = in_range and (math.isfinite(v) or (allow_inf and v == math.inf))
-    if not ok:
-        bound = (f"> {lo}" if open_lo else f">= {lo}") + ("" if math.isinf(hi) else f" and < {hi}")
-        msg = f"`{name}` must be a number {bound}, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_int(name: str, value: Any, *, lo: int) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
-        msg = f"`{name}` must be an integer >= {lo}, got {value!r}"
-        raise ValueError(msg)
-
-
-def _seed(random_state: Any) -> Any:
-    if isinstance(random_state, np.random.RandomState):
-        return random_state.randint(2**31)
-    return random_state
-
-
-def _dtype_str(dtype: Any) -> str:
-    return str(dtype).rsplit(".", 1)[-1]
-
-
-def _is_numpy(xp: Any) -> bool:
-    return aac.is_numpy_namespace(xp)
-
-
-def _is_device_array(x: Any) -> bool:
-    """An array of a supported library other than NumPy (those keep their own backend)."""
-    return aac.is_array_api_obj(x) and not isinstance(x, (np.ndarray, np.generic))
-
-
-def _needs_move(X: Any, target: tuple[str, Any] | None) -> bool:
-    if target is None:
-        return False
-    if not _is_device_array(X):
-        return target[0] != "numpy"
-    return target[1] is not None and str(device(X)) != str(target[1])
-
-
-def _to_xp(a: np.ndarray, xp: Any, dev: Any) -> Any:
-    if _is_numpy(xp):
-        return a
-    return xp.asarray(backends.asarray(a, backend=_backend_for(xp)), device=dev)
-
-
-def _backend_for(xp: Any) -> str:
-    from ._compat import backend_name
-
-    return backend_name(xp)
-
-
-def _weight_sum(w: Any, n: int, xp: Any) -> float:
-    if w is None:
-        return float(n)
-    return float(xp.sum(w))
-
-
-def _labels_to_host(y: Any, X: Any) -> np.ndarray:
-    if y is None:
-        msg = "SoftmaxRegression requires y to be passed, but the target y is None"
-        raise ValueError(msg)
-    y = backends.to_numpy(y) if _is_device_array(y) or hasattr(y, "to_numpy") else np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        msg = f"`y` must be 1-D, got shape {y.shape}"
-        raise ValueError(msg)
-    return y
-
-
-def _from_dask_dataframe(X: Any) -> Any:
-    mod = type(X).__module__
-    if mod.startswith("dask.dataframe") or mod.startswith("dask_expr"):
-        return X.to_dask_array(lengths=True)
-    return X
