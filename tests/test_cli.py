@@ -196,3 +196,16 @@ def test_subprocess_entry_points(tmp_path):
                           "--row", "a=1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax", "dask"])
+def test_demo_on_other_backends(backend, tmp_path, capsys):
+    pytest.importorskip({"dask": "dask.array"}.get(backend, backend))
+    out = tmp_path / backend
+    code, text, err = run(["demo", "--backend", backend, "--solver", "lbfgs", "--out", str(out),
+                           "--quiet"], capsys)
+    assert code == 0, err
+    assert f"on {backend}" in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"]["test"] > 0.9
+    assert metrics["inference"]["prediction"] == "benign"
