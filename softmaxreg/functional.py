@@ -45,8 +45,9 @@ __all__ = [
     "softmax",
 ]
 
-#: Rows per block in the CPU hot path: (C, 16k) float temporaries stay in cache.
-BLOCK_ROWS = 16384
+#: Rows per block in the CPU hot path: the (C, 8192) temporaries (320 KB in float32
+#: at C=10) stay in a core's L2 cache; 8192 measured best of 4096-32768 on NumPy and torch.
+BLOCK_ROWS = 8192
 
 
 # --------------------------------------------------------------------------- softmax
