@@ -340,13 +340,11 @@ def _loss_and_grad(
         yb = y if whole else y[start:stop]
         wb = None if w is None else (w if whole else w[start:stop])
 
-        Zt = _class_major_logits(Xb, W, Wt, xp=xp, native=native)
+        Zt = _class_major_logits(Xb, W, Wt, b, xp=xp, native=native)
         inplace = native and is_writeable(Zt)
         if inplace:
-            Zt += b[:, None]
             Zt -= xp.max(Zt, axis=0, keepdims=True)
         else:
-            Zt = Zt + b[:, None]
             Zt = Zt - xp.max(Zt, axis=0, keepdims=True)
         # gather/scatter at the labels: native indexing where the library has it
         # (NumPy, torch), a mask over the (C, nb) block in standard-only code
@@ -432,18 +430,22 @@ def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: An
     return loss, dW, db
 
 
-def _class_major_logits(Xb: Any, W: Any, Wt: Any, *, xp: Any, native: bool) -> Any:
-    """``W.T @ Xb.T``, shape (C, nb), so that the softmax reductions run over the short axis.
+def _class_major_logits(Xb: Any, W: Any, Wt: Any, b: Any, *, xp: Any, native: bool) -> Any:
+    """``W.T @ Xb.T + b[:, None]``, shape (C, nb): the softmax reductions then run
+    over the short axis.
 
-    On NumPy and torch the row-major product ``Xb @ W`` followed by a transpose
-    copy of the small (nb, C) block is faster than BLAS on the transposed
-    operands; elsewhere the library chooses.
+    On NumPy and torch the row-major product ``Xb @ W`` is faster than BLAS on
+    the transposed operands; its transpose is written into a fresh contiguous
+    block in the same pass that adds the bias. Elsewhere the library chooses.
     """
     if native and is_numpy_namespace(xp):
-        return np.ascontiguousarray((Xb @ W).T)
+        Zr = Xb @ W
+        return np.add(Zr.T, b[:, None], out=np.empty((Zr.shape[1], Zr.shape[0]), Zr.dtype))
     if native and is_torch_namespace(xp):
-        return (Xb @ W).T.contiguous()
-    return Wt @ Xb.T
+        Zr = Xb @ W
+        out = xp.empty((Zr.shape[1], Zr.shape[0]), dtype=Zr.dtype, device=Zr.device)
+        return xp.add(Zr.T, b[:, None], out=out)
+    return Wt @ Xb.T + b[:, None]
 
 
 def _exp(Z: Any, *, xp: Any, inplace: bool) -> Any:
