@@ -58,22 +58,26 @@ def _machine(run: dict[str, Any]) -> str:
 def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     lines = []
 
-    def t(group_prefix: str, name: str) -> tuple[float, str] | None:
+    def t(group_prefix: str, name: str, stat: str = "median") -> tuple[float, str] | None:
         for g, rows in by_group.items():
             if g.startswith(group_prefix) and name in rows:
-                return rows[name]["stats"]["median"], g
+                return rows[name]["stats"][stat], g
         return None
 
     step = "step n=200000 d=100 C=10"
     ours, peer, floor = t(step, "numpy"), t(step, "torch-native"), t(step, "numpy-matmuls")
+    fast = {k: t(step, k, "min") for k in ("numpy", "torch-native", "numpy-matmuls")}
     if ours and peer:
         r = peer[0] / ours[0]
+        r_min = fast["torch-native"][0] / fast["numpy"][0]
         lines.append(f"| CPU step, NumPy vs PyTorch native autograd | >= 2x faster | "
-                     f"{r:.2f}x faster | {'met' if r >= 2 else 'not met'} |")
+                     f"{r:.2f}x faster (fastest rounds: {r_min:.2f}x) | "
+                     f"{'met' if r >= 2 else 'not met'} |")
     if ours and floor:
         r = ours[0] / floor[0]
-        lines.append(f"| CPU step vs its two matrix products alone | <= 1.25x | {r:.2f}x | "
-                     f"{'met' if r <= 1.25 else 'not met'} |")
+        r_min = fast["numpy"][0] / fast["numpy-matmuls"][0]
+        lines.append(f"| CPU step vs its two matrix products alone | <= 1.25x | {r:.2f}x "
+                     f"(fastest rounds: {r_min:.2f}x) | {'met' if r <= 1.25 else 'not met'} |")
     fit = "fit n=200000"
     f_ours, f_sk = t(fit, "numpy"), t(fit, "sklearn")
     if f_ours and f_sk:
@@ -106,7 +110,9 @@ def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
     md = ["# Benchmarks", "",
           "Produced by the benchmark suite in `benchmarks/` and rendered by "
           "`benchmarks/report.py`. Times are medians of several rounds; every ratio compares "
-          "results measured side by side in the same run on the same machine.", "",
+          "results measured side by side in the same run on the same machine, and a bar is "
+          "judged on medians. The machine is shared: repeated runs move the step ratios by "
+          "about 20%, so the ratio of the fastest rounds is shown beside the medians.", "",
           "```bash",
           "python -m pytest benchmarks --benchmark-enable "
           "--benchmark-json=benchmarks/results/cpu-2core.json",

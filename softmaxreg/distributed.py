@@ -32,7 +32,8 @@ def _chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, 
     xp = array_namespace(("X", X))
     W = xp.asarray(W, dtype=X.dtype)
     b = xp.asarray(b, dtype=X.dtype)
-    loss, dW, db = _loss_and_grad(X, y, W, b, l2=0.0, w=w, xp=xp, total=1.0)
+    # one thread per task: the Dask workers already keep the cores busy
+    loss, dW, db = _loss_and_grad(X, y, W, b, l2=0.0, w=w, xp=xp, total=1.0, workers=1)
     weight = float(X.shape[0]) if w is None else xp.sum(w)
     return loss, dW, db, weight
 

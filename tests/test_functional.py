@@ -154,16 +154,18 @@ def test_inputs_are_not_mutated(bk):
 @pytest.mark.parametrize("name", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("block_rows", [1, 7, 64, 10_000])
 @pytest.mark.parametrize("weights", [False, True])
-def test_blocked_and_native_paths_equal_generic(name, block_rows, weights):
-    """The fast paths (CPU row blocks, in-place temporaries, JAX's row-major layout)
-    equal the plain generic class-major code."""
+@pytest.mark.parametrize("workers", [1, 3])
+def test_blocked_and_native_paths_equal_generic(name, block_rows, weights, workers):
+    """The fast paths (CPU row blocks, in-place temporaries, NumPy's threads over blocks,
+    JAX's row-major layout) equal the plain generic class-major code."""
     pytest.importorskip(name)
     X, y, W, b, sw, cw = problem(seed=5, n=300, weights=weights)
     a = [sr.backends.asarray(v, backend=name) for v in (X, y, W, b)]
     w = None if sw is None else sr.backends.asarray(sw * cw[y], backend=name)
     xp = sr.backends.namespace_of(a[0])
     plain = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=300, native=False)
-    fast = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=block_rows, native=True)
+    fast = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=block_rows, native=True,
+                          workers=workers)
     for p, f in zip(plain, fast, strict=True):
         assert type(p) is type(f)
         np.testing.assert_allclose(sr.backends.to_numpy(f), sr.backends.to_numpy(p),
@@ -349,3 +351,24 @@ def test_mixed_devices_are_named():
     t = [torch.from_numpy(v) for v in (X, y, W, b)]
     with pytest.raises(ValueError, match=r"`X` is on device .*cpu.* but `W` is on device .*meta"):
         sr.loss_and_grad(t[0], t[1], t[2].to("meta"), t[3])
+
+
+def test_numpy_threads_are_configurable_and_deterministic(monkeypatch):
+    import softmaxreg.functional as F
+
+    X, y, W, b, sw, cw = problem(seed=9, n=5000, weights=True)
+    monkeypatch.setattr(F, "BLOCK_ROWS", 256)
+    monkeypatch.setenv("SOFTMAXREG_CPU_THREADS", "1")
+    assert F.cpu_workers() == 1
+    serial = sr.loss_and_grad(X, y, W, b, l2=0.1, sample_weight=sw, class_weight=cw)
+    monkeypatch.setenv("SOFTMAXREG_CPU_THREADS", "4")
+    assert F.cpu_workers() == 4
+    runs = [sr.loss_and_grad(X, y, W, b, l2=0.1, sample_weight=sw, class_weight=cw)
+            for _ in range(3)]
+    for run in runs[1:]:  # a fixed order of partial sums: identical bits every time
+        for r, first in zip(run, runs[0], strict=True):
+            np.testing.assert_array_equal(r, first)
+    for r, s in zip(runs[0], serial, strict=True):
+        np.testing.assert_allclose(r, s, rtol=1e-12)
+    monkeypatch.setattr(F, "CPU_THREADS", 2)
+    assert F.cpu_workers() == 2  # the module setting wins over the environment
