@@ -430,6 +430,10 @@ def _thread_pool() -> Any:
                               thread_name_prefix="softmaxreg")
 
 
+# a forked child inherits the pool object but not its threads: give it a new one
+os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+
 @functools.cache
 def _blas_controller() -> Any:
     """threadpoolctl's handle on the loaded BLAS, or None without threadpoolctl."""

@@ -372,3 +372,18 @@ def test_numpy_threads_are_configurable_and_deterministic(monkeypatch):
         np.testing.assert_allclose(r, s, rtol=1e-12)
     monkeypatch.setattr(F, "CPU_THREADS", 2)
     assert F.cpu_workers() == 2  # the module setting wins over the environment
+
+
+# Python >= 3.12 warns about fork() in any process with threads; that is the point here
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_threaded_path_survives_fork():
+    """A child forked after the thread pool exists gets a working pool of its own."""
+    import multiprocessing
+
+    X, y, W, b, _, _ = problem(seed=4, n=40_000)
+    expected = sr.loss_and_grad(X, y, W, b)  # creates the pool in this process
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(sr.loss_and_grad, (X, y, W, b)).get(timeout=60)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
