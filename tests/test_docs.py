@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +65,13 @@ def test_figures_script(tmp_path):
 
 
 def test_site_builds_strictly(tmp_path):
-    mkdocs = shutil.which("mkdocs")
-    if mkdocs is None:
+    import importlib.util
+
+    if importlib.util.find_spec("mkdocs") is None:
         pytest.skip("mkdocs is not installed (it comes with the `docs` and `test` extras)")
-    done = subprocess.run([mkdocs, "build", "--strict", "-d", str(tmp_path / "site")],
+    # through this interpreter: a console script may not be on PATH (pyenv shims, venvs)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
+                           str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
