@@ -374,8 +374,10 @@ def test_numpy_threads_are_configurable_and_deterministic(monkeypatch):
     assert F.cpu_workers() == 2  # the module setting wins over the environment
 
 
-# Python >= 3.12 warns about fork() in any process with threads; that is the point here
+# Python >= 3.12, and JAX once it has run, warn about fork() in a process with threads;
+# forking such a process is the point of this test
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_threaded_path_survives_fork():
     """A child forked after the thread pool exists gets a working pool of its own."""
     import multiprocessing
