@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import array_namespace
-from .functional import _loss_and_grad
+from ._kernel import _loss_and_grad
 
 __all__ = ["dask_loss_and_grad", "require_dask"]
 

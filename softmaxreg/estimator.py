@@ -21,6 +21,7 @@ from ._compat import (
     is_dask_namespace,
     library_name,
 )
+from ._kernel import _loss_and_grad
 from ._validation import (
     check_int,
     check_number,
@@ -33,7 +34,7 @@ from ._validation import (
     to_xp,
     weight_sum,
 )
-from .functional import _loss_and_grad, forward, log_softmax, softmax
+from .functional import forward, log_softmax, softmax
 
 __all__ = ["SoftmaxRegression"]
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import optim
 from ._compat import device, dtype_name, is_dask_namespace, is_jax_namespace
-from .functional import _loss_and_grad
+from ._kernel import _loss_and_grad
 
 __all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import softmaxreg as sr
-from softmaxreg.functional import _loss_and_grad
+from softmaxreg._kernel import _loss_and_grad
 from softmaxreg.testing import check_grad
 
 # On JAX these run under jax.jit, on Dask with compute() forbidden (see conftest).
@@ -354,7 +354,7 @@ def test_mixed_devices_are_named():
 
 
 def test_numpy_threads_are_configurable_and_deterministic(monkeypatch):
-    import softmaxreg.functional as F
+    import softmaxreg._kernel as F
 
     X, y, W, b, sw, cw = problem(seed=9, n=5000, weights=True)
     monkeypatch.setattr(F, "BLOCK_ROWS", 256)
