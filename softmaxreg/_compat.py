@@ -75,21 +75,20 @@ def array_namespace(*named: tuple[str, Any]) -> Any:
     the argument names: "`X` is a torch array but `W` is a numpy array".
     Python scalars are allowed (they take the namespace of the arrays).
     """
-    arrays = [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
+    arrays = _arrays(named)
     if not arrays:
         msg = "no array arguments given: pass at least one array"
         raise TypeError(msg)
     first_name, first = arrays[0]
-    first_lib = library_name(first)
-    for name, a in arrays[1:]:
-        lib = library_name(a)
-        if lib != first_lib:
-            msg = (
-                f"`{first_name}` is a {first_lib} array but `{name}` is a {lib} array; "
-                f"put all arrays on one backend first, e.g. "
-                f"softmaxreg.backends.asarray({name}, backend={first_lib!r})"
-            )
-            raise TypeError(msg)
+    clash = _first_clash(arrays, library_name)
+    if clash:
+        first_lib, name, lib = clash
+        msg = (
+            f"`{first_name}` is a {first_lib} array but `{name}` is a {lib} array; "
+            f"put all arrays on one backend first, e.g. "
+            f"softmaxreg.backends.asarray({name}, backend={first_lib!r})"
+        )
+        raise TypeError(msg)
     try:
         return aac.array_namespace(*(a for _, a in arrays))
     except TypeError as exc:
@@ -99,22 +98,34 @@ def array_namespace(*named: tuple[str, Any]) -> Any:
 
 def check_same_device(*named: tuple[str, Any]) -> Any:
     """Return the device shared by the named arrays, or raise naming the two that differ."""
-    arrays = [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
     # a JAX tracer has no device inside jax.jit: nothing to compare there
-    arrays = [(n, a) for n, a in arrays if device(a) is not None]
+    arrays = [(n, a) for n, a in _arrays(named) if device(a) is not None]
     if not arrays:
         return None
-    first_name, first = arrays[0]
-    dev = device(first)
+    clash = _first_clash(arrays, device)
+    if clash:
+        dev, name, other = clash
+        msg = (
+            f"`{arrays[0][0]}` is on device {dev!r} but `{name}` is on device {other!r}; "
+            f"move them to one device first"
+        )
+        raise ValueError(msg)
+    return device(arrays[0][1])
+
+
+def _arrays(named: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:
+    """The named arguments that are arrays (not None, not Python scalars)."""
+    return [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
+
+
+def _first_clash(arrays: list[tuple[str, Any]], key: Any) -> tuple[Any, str, Any] | None:
+    """``(key of the first array, name, key)`` of the first array whose key differs."""
+    first = key(arrays[0][1])
     for name, a in arrays[1:]:
-        other = device(a)
-        if other != dev:
-            msg = (
-                f"`{first_name}` is on device {dev!r} but `{name}` is on device {other!r}; "
-                f"move them to one device first"
-            )
-            raise ValueError(msg)
-    return dev
+        other = key(a)
+        if other != first:
+            return first, name, other
+    return None
 
 
 def is_lazy(x: Any) -> bool:
