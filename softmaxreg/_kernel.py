@@ -82,7 +82,7 @@ def _loss_and_grad(
     Wt = W.T  # (C, d), a view
     classes = xp.arange(C, device=dev)[:, None]
     if total is None:
-        total = xp.sum(w) if w is not None else n
+        total = default_total(w, n, xp=xp)
     zero = xp.zeros((), dtype=X.dtype, device=dev)
 
     loss_sum = None
@@ -144,13 +144,25 @@ def _loss_and_grad(
         else:
             loss_sum, dWt, db = loss_sum + part, dWt + gW, db + gb
 
-    loss = loss_sum / total
-    dW = dWt.T / total
-    db = db / total
-    if l2:
-        loss = loss + (l2 / 2) * xp.sum(W * W)
-        dW = dW + l2 * W
-    return loss, dW, db
+    return finish(loss_sum, dWt.T, db, total=total, W=W, l2=l2, xp=xp)
+
+
+def default_total(w: Any, n: int, *, xp: Any) -> Any:
+    """What the sums are divided by: the sum of the row weights, or the row count."""
+    return xp.sum(w) if w is not None else n
+
+
+def finish(loss_sum: Any, dW_sum: Any, db_sum: Any, *, total: Any, W: Any, l2: float,
+           xp: Any) -> tuple[Any, Any, Any]:
+    """Divide summed loss and gradients by ``total`` and add the L2 term on ``W``."""
+    return add_l2(loss_sum / total, dW_sum / total, W=W, l2=l2, xp=xp) + (db_sum / total,)
+
+
+def add_l2(loss: Any, dW: Any, *, W: Any, l2: float, xp: Any) -> tuple[Any, Any]:
+    """``loss + l2 / 2 * sum(W**2)`` and ``dW + l2 * W`` (the bias is not penalised)."""
+    if not l2:
+        return loss, dW
+    return loss + (l2 / 2) * xp.sum(W * W), dW + l2 * W
 
 
 #: Threads for NumPy's row blocks; None means one per CPU core
@@ -227,12 +239,8 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
     for part in parts[1:]:
         loss, dW, db = loss + part[0], dW + part[1], db + part[2]
     if total is None:
-        total = xp.sum(w) if w is not None else n
-    loss, dW, db = loss / total, dW / total, db / total
-    if l2:
-        loss = loss + (l2 / 2) * xp.sum(W * W)
-        dW = dW + l2 * W
-    return loss, dW, db
+        total = default_total(w, n, xp=xp)
+    return finish(loss, dW, db, total=total, W=W, l2=l2, xp=xp)
 
 
 def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: Any,
@@ -252,19 +260,15 @@ def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: An
     nll = xp.log(s[:, 0]) - xp.sum(xp.where(mask, Z, xp.zeros_like(Z)), axis=1)
     Y = xp.astype(mask, X.dtype)
     if total is None:
-        total = xp.sum(w) if w is not None else n
+        total = default_total(w, n, xp=xp)
     if w is None:
         loss = xp.sum(nll) / total
         G = (E / s - Y) / total
     else:
         loss = xp.sum(w * nll) / total
         G = (E / s - Y) * (w / total)[:, None]
-    dW = X.T @ G
-    db = xp.sum(G, axis=0)
-    if l2:
-        loss = loss + (l2 / 2) * xp.sum(W * W)
-        dW = dW + l2 * W
-    return loss, dW, db
+    loss, dW = add_l2(loss, X.T @ G, W=W, l2=l2, xp=xp)
+    return loss, dW, xp.sum(G, axis=0)
 
 
 def _class_major_logits(Xb: Any, W: Any, Wt: Any, b: Any, *, xp: Any, native: bool) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import array_namespace
-from ._kernel import _loss_and_grad
+from ._kernel import _loss_and_grad, finish
 
 __all__ = ["dask_loss_and_grad", "require_dask"]
 
@@ -72,14 +72,8 @@ def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
     parts = [dask.delayed(_chunk_sums, pure=True)(xc, yc, Wn, bn, wc)
              for xc, yc, wc in zip(xs, ys, ws, strict=True)]
     loss, gW, gb, total = dask.compute(_tree(parts))[0]
-    loss, gW, gb = (np.asarray(v) for v in (loss, gW, gb))
-    total = float(total)
-    loss = loss / total
-    dW = gW / total
-    db = gb / total
-    if l2:
-        loss = loss + (l2 / 2) * np.sum(Wn * Wn)
-        dW = dW + l2 * Wn
+    loss, dW, db = finish(*(np.asarray(v) for v in (loss, gW, gb)), total=float(total),
+                          W=Wn, l2=l2, xp=np)
     return loss.astype(Wn.dtype), dW.astype(Wn.dtype), db.astype(Wn.dtype)
 
 
@@ -154,7 +148,7 @@ def train_cli(args: Any) -> int:
     from .estimator import SoftmaxRegression
     from .metrics import classification_metrics
     from .plotting import plot_loss_curve
-    from .workflow import output_folder, save_bundle
+    from .workflow import fitted_scaler, output_folder, save_bundle
 
     try:
         from distributed import Client
@@ -213,12 +207,8 @@ def train_cli(args: Any) -> int:
               f"test {accuracy['test']:.3f}")
         print(json.dumps(metrics, indent=2))
         from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler()
-        scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale**2
-        scaler.n_features_in_ = len(features)
-        scaler.feature_names_in_ = np.asarray(features, dtype=object)
+        scaler = fitted_scaler(mean, scale, features)
         model.to("numpy")  # the saved and reloaded model predicts on any backend
         out = Path(args.out) if args.out else _default_out("train")
         with output_folder(out, force=args.force) as tmp:

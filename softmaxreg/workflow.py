@@ -33,8 +33,8 @@ from .data import DataError, class_counts, class_weights, train_val_test_split
 from .estimator import SoftmaxRegression
 from .metrics import classification_metrics
 
-__all__ = ["TrainResult", "load_bundle", "output_folder", "predict_table", "save_bundle",
-           "train_model", "unscaled_coefficients"]
+__all__ = ["TrainResult", "fitted_scaler", "load_bundle", "output_folder", "predict_table",
+           "save_bundle", "train_model", "unscaled_coefficients"]
 
 MODEL_FILE = "model.npz"
 SCALER_FILE = "preprocess.json"
@@ -170,7 +170,6 @@ class Bundle:
 def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) -> Bundle:
     """Read a folder written by :func:`save_bundle` back into a fitted Pipeline."""
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
     folder = Path(folder)
     if not (folder / MODEL_FILE).is_file() or not (folder / SCALER_FILE).is_file():
@@ -186,16 +185,24 @@ def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) 
     model = SoftmaxRegression.load(folder / MODEL_FILE, backend=backend, device=device)
     steps: list[tuple[str, Any]] = []
     if meta.get("scaler"):
-        scaler = StandardScaler()
-        scaler.mean_ = np.asarray(meta["scaler"]["mean"], dtype=np.float64)
-        scaler.scale_ = np.asarray(meta["scaler"]["scale"], dtype=np.float64)
-        scaler.var_ = scaler.scale_**2
-        scaler.n_features_in_ = len(features)
-        scaler.feature_names_in_ = np.asarray(features, dtype=object)
-        scaler.n_samples_seen_ = 0
-        steps.append(("scaler", scaler))
+        steps.append(("scaler", fitted_scaler(meta["scaler"]["mean"], meta["scaler"]["scale"],
+                                              features)))
     steps.append(("model", model))
     return Bundle(Pipeline(steps), features, meta.get("target"))
+
+
+def fitted_scaler(mean: Any, scale: Any, features: list[str]) -> Any:
+    """A ``StandardScaler`` in the fitted state given by its ``mean`` and ``scale``."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(mean, dtype=np.float64)
+    scaler.scale_ = np.asarray(scale, dtype=np.float64)
+    scaler.var_ = scaler.scale_**2
+    scaler.n_features_in_ = len(features)
+    scaler.feature_names_in_ = np.asarray(features, dtype=object)
+    scaler.n_samples_seen_ = 0
+    return scaler
 
 
 def predict_table(pipeline: Any, X: Any) -> Any:
