@@ -118,10 +118,8 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
     """
     name, device = parse_backend(backend, device)
     mod = import_backend(name)
-    if name == "torch" and _same_library(x, "torch"):
-        out = x
-    elif name == "jax" and _same_library(x, "jax"):
-        out = x
+    if name in ("torch", "jax") and _same_library(x, name):
+        out = x  # stays on its library; only the device or dtype may change
     else:
         out = to_numpy(x) if not isinstance(x, (list, tuple)) else np.asarray(x)
     if name == "numpy":
@@ -146,9 +144,7 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
                 return mod.asarray(out, dtype=dt)
         return mod.asarray(out, dtype=dt)
     if name == "dask":
-        arr = np.asarray(out)
-        if dtype is not None:
-            arr = arr.astype(resolve_dtype(np, dtype), copy=False)
+        arr = asarray(out, "numpy", dtype=dtype)
         if arr.ndim >= 1 and chunks == "auto":
             chunks = ("auto",) + tuple(-1 for _ in range(arr.ndim - 1))
         return mod.from_array(arr, chunks=chunks)
