@@ -78,3 +78,26 @@ def test_site_builds_strictly(tmp_path):
     assert (tmp_path / "site" / "math" / "index.html").exists()
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     assert "loss_and_grad" in api and "SoftmaxRegression" in api
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run runs exactly the README's test command, and that command installs
+    through the committed constraints file, which pins every test dependency."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = next(line for body in blocks(ROOT / "README.md", "bash")
+                   for line in body.splitlines() if "python -m pytest" in line
+                   and "pip install" in line)
+    assert command in ci.splitlines()
+    assert "-c requirements/constraints.txt" in command
+    pins = {line.split("==")[0].lower().replace("_", "-")
+            for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["test"]
+    wanted = {re.split(r"[\[<>=!~ ]", req, maxsplit=1)[0].lower().replace("_", "-")
+              for req in test_extra}
+    assert wanted <= pins, f"not pinned: {sorted(wanted - pins)}"
+    assert command in (ROOT / "docs" / "index.md").read_text()
+    assert "test-latest.sh" in readme
