@@ -28,6 +28,7 @@ __all__ = [
     "is_writeable",
     "library_name",
     "resolve_dtype",
+    "without_grad",
 ]
 
 #: Every backend softmaxreg knows by name, in the order ``available()`` lists them.
@@ -139,6 +140,14 @@ def is_lazy(x: Any) -> bool:
 
         return isinstance(x, jax.core.Tracer)
     return bool(aac.is_lazy_array(x))
+
+
+def without_grad(x: Any) -> Any:
+    """``x`` cut from torch's autograd graph (the analytic gradient needs none);
+    anything else as it is."""
+    if getattr(x, "requires_grad", False) and aac.is_torch_array(x):
+        return x.detach()
+    return x
 
 
 def dtype_name(dtype: Any) -> str:

@@ -13,8 +13,15 @@ from . import backends
 from ._compat import backend_name, device
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or outside its range (as scikit-learn's error of
+    the same name, it is both a ValueError and a TypeError)."""
+
+
 def check_number(name: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
-                  open_lo: bool = True, allow_inf: bool = False) -> None:
+                 open_lo: bool = True, allow_inf: bool = False) -> float:
+    """``value`` as a float, or an error naming ``name`` when it is no real number
+    (bools and strings included) or lies outside the bounds."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
         v = float(value)
@@ -22,14 +29,16 @@ def check_number(name: str, value: Any, *, lo: float = -math.inf, hi: float = ma
         ok = in_range and (math.isfinite(v) or (allow_inf and v == math.inf))
     if not ok:
         bound = (f"> {lo}" if open_lo else f">= {lo}") + ("" if math.isinf(hi) else f" and < {hi}")
-        msg = f"`{name}` must be a number {bound}, got {value!r}"
-        raise ValueError(msg)
+        kind = "number" if allow_inf else "finite number"
+        msg = f"`{name}` must be a {kind} {bound}, got {value!r}"
+        raise InvalidParameterError(msg)
+    return v
 
 
 def check_int(name: str, value: Any, *, lo: int) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
         msg = f"`{name}` must be an integer >= {lo}, got {value!r}"
-        raise ValueError(msg)
+        raise InvalidParameterError(msg)
 
 
 def seed(random_state: Any) -> Any:

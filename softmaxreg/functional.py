@@ -27,8 +27,10 @@ from ._compat import (
     device,
     dtype_name,
     is_lazy,
+    without_grad,
 )
 from ._kernel import _loss_and_grad
+from ._validation import check_int, check_number
 
 __all__ = [
     "cross_entropy",
@@ -78,7 +80,10 @@ def log_softmax(Z: Any, /, axis: int = -1, *, xp: Any = None) -> Any:
     if xp is None:
         xp = array_namespace(("Z", Z))
     _check_floating(Z, "Z", xp)
-    return Z - _logsumexp(Z, axis=axis, keepdims=True, xp=xp)
+    # (Z - m) - log(sum(exp(Z - m))), not Z - (m + log(...)): adding m back before
+    # subtracting rounds the result to the precision of the largest logit
+    shifted = Z - _safe_max(Z, axis=axis, xp=xp)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(Z: Any, /, axis: int = -1, *, xp: Any = None) -> Any:
@@ -135,7 +140,8 @@ def one_hot(y: Any, n_classes: int, /, dtype: Any = None, *, xp: Any = None) -> 
     """
     if xp is None:
         xp = array_namespace(("y", y))
-    _check_labels(y, n_classes, xp)
+    check_int("n_classes", n_classes, lo=1)
+    y = _check_labels(y, n_classes, xp)
     dev = device(y)
     if dtype is None:
         dtype = xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
@@ -195,7 +201,9 @@ def cross_entropy(
         msg = f"`Z` must be 2-D (n_samples, n_classes), got shape {tuple(Z.shape)}"
         raise ValueError(msg)
     n, C = Z.shape
-    _check_labels(y, C, xp, n_rows=n, rows_name="Z")
+    _check_rows(n, "Z")
+    y = _check_labels(y, C, xp, n_rows=n, rows_name="Z")
+    sample_weight, class_weight = without_grad(sample_weight), without_grad(class_weight)
     check_same_device(("Z", Z), ("y", y), ("sample_weight", sample_weight),
                       ("class_weight", class_weight))
     w = _row_weights(y, sample_weight, class_weight, n=n, n_classes=C, dtype=Z.dtype, xp=xp)
@@ -264,13 +272,15 @@ def loss_and_grad(
         )
     _check_params(X, W, b, xp)
     n, C = X.shape[0], W.shape[1]
-    _check_labels(y, C, xp, n_rows=n, rows_name="X")
+    _check_rows(n, "X")
+    y = _check_labels(y, C, xp, n_rows=n, rows_name="X")
     check_same_device(("X", X), ("y", y), ("W", W), ("b", b),
                       ("sample_weight", sample_weight), ("class_weight", class_weight))
+    check_number("l2", l2, lo=0.0, open_lo=False)
     l2 = float(l2)
-    if not (l2 >= 0.0 and math.isfinite(l2)):
-        msg = f"`l2` must be a finite number >= 0, got {l2!r}"
-        raise ValueError(msg)
+    # the gradient is analytic: tensors that require grad are read, no graph is built
+    X, W, b, sample_weight, class_weight = (
+        without_grad(A) for A in (X, W, b, sample_weight, class_weight))
     w = _row_weights(y, sample_weight, class_weight, n=n, n_classes=C, dtype=X.dtype, xp=xp)
     return _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=xp)
 
@@ -280,6 +290,26 @@ def _check_floating(A: Any, name: str, xp: Any) -> None:
         got = dtype_name(A.dtype)
         msg = f"`{name}` must have a real floating dtype (float32 or float64), got {got}"
         raise TypeError(msg)
+    if A.dtype not in (xp.float32, getattr(xp, "float64", xp.float32)):
+        # float16 sums of exp() overflow past 65504 and lose every digit long before:
+        # 70,000 rows gave a loss of 0, 120,000 gave NaN
+        got = dtype_name(A.dtype)
+        msg = (f"`{name}` must be float32 or float64, got {got}: half-precision sums over "
+               f"many rows overflow or lose all precision; convert first, e.g. "
+               f"xp.astype({name}, xp.float32)")
+        raise TypeError(msg)
+
+
+def _check_rows(n: Any, name: str) -> None:
+    """A known, positive row count: the mean over no rows is undefined."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        msg = (f"`{name}` has an unknown number of rows (a Dask array with unknown chunk "
+               f"sizes): call {name}.compute_chunk_sizes() first, or build it with "
+               f"dataframe.to_dask_array(lengths=True)")
+        raise ValueError(msg)
+    if n == 0:
+        msg = f"`{name}` has 0 rows: the loss is a mean over rows and needs at least one"
+        raise ValueError(msg)
 
 
 def _check_params(X: Any, W: Any, b: Any, xp: Any) -> None:
@@ -309,7 +339,13 @@ def _check_params(X: Any, W: Any, b: Any, xp: Any) -> None:
 
 def _check_labels(
     y: Any, n_classes: int, xp: Any, *, n_rows: int | None = None, rows_name: str = "X"
-) -> None:
+) -> Any:
+    """Check integer labels in ``[0, n_classes)``; return them in the index dtype.
+
+    Labels of any integer dtype (uint8 as in MNIST, int16, uint64...) become the
+    namespace's default integer dtype, so that index arithmetic such as
+    ``y * n_rows + arange(n_rows)`` cannot wrap, and every backend can gather with them.
+    """
     if not xp.isdtype(y.dtype, "integral"):
         got = dtype_name(y.dtype)
         msg = f"`y` must hold integer class labels in [0, {n_classes}), got dtype {got}"
@@ -320,16 +356,23 @@ def _check_labels(
     if n_rows is not None and y.shape[0] != n_rows:
         msg = f"`y` has {y.shape[0]} labels but `{rows_name}` has {n_rows} rows"
         raise ValueError(msg)
+    index = xp.__array_namespace_info__().default_dtypes(device=device(y))["integral"]
+    given = y.dtype
+    if given != index:
+        y = xp.astype(y, index)
     if is_lazy(y) or y.shape[0] == 0:
-        return  # values of lazy arrays are not read here; see CONVENTIONS
+        return y  # values of lazy arrays are not read here; see CONVENTIONS
     lo, hi = xp.min(y), xp.max(y)
     if is_lazy(lo):  # concrete arrays captured inside jax.jit give traced reductions
-        return
+        return y
     lo, hi = int(lo), int(hi)
     if lo < 0 or hi >= n_classes:
         bad = lo if lo < 0 else hi
+        if bad < 0 and xp.isdtype(given, "unsigned integer"):
+            bad += 2 ** xp.iinfo(given).bits  # a huge unsigned label wrapped in the cast
         msg = f"`y` holds label {bad}, outside [0, {n_classes}) for {n_classes} classes"
         raise ValueError(msg)
+    return y
 
 
 def _check_weights(A: Any, name: str, length: int, what: str, xp: Any) -> None:

@@ -24,11 +24,11 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._compat import array_namespace
+from ._validation import check_number
 
 __all__ = [
     "AdamState",
@@ -63,18 +63,6 @@ class AdamState(NamedTuple):
     nu: Params
 
 
-def _check_rate(name: str, value: float, *, lo: float = 0.0, hi: float = math.inf,
-                open_lo: bool = True) -> float:
-    value = float(value)
-    ok = (value > lo if open_lo else value >= lo) and value < hi and math.isfinite(value)
-    if not ok:
-        bound = f"> {lo}" if open_lo else f">= {lo}"
-        rng = f"{bound} and < {hi}" if math.isfinite(hi) else bound
-        msg = f"`{name}` must be a finite number {rng}, got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
 def apply_updates(params: Params, updates: Params) -> Params:
     """Return ``params + updates``, element by element, as new arrays."""
     if len(params) != len(updates):
@@ -90,8 +78,8 @@ def sgd(learning_rate: float, momentum: float = 0.0, nesterov: bool = False
     With momentum ``m``: ``v <- m * v + g`` and the update is ``-lr * v``
     (or ``-lr * (g + m * v)`` with ``nesterov=True``), as in PyTorch and optax.
     """
-    lr = _check_rate("learning_rate", learning_rate)
-    mom = _check_rate("momentum", momentum, hi=1.0, open_lo=False)
+    lr = check_number("learning_rate", learning_rate, lo=0.0)
+    mom = check_number("momentum", momentum, lo=0.0, hi=1.0, open_lo=False)
     if nesterov and mom == 0.0:
         msg = "`nesterov=True` needs `momentum` > 0, got momentum=0.0"
         raise ValueError(msg)
@@ -118,10 +106,10 @@ def sgd(learning_rate: float, momentum: float = 0.0, nesterov: bool = False
 def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
          ) -> GradientTransformation:
     """Adam (Kingma & Ba, 2015) with bias correction, as in optax and PyTorch."""
-    lr = _check_rate("learning_rate", learning_rate)
-    b1 = _check_rate("b1", b1, hi=1.0, open_lo=False)
-    b2 = _check_rate("b2", b2, hi=1.0, open_lo=False)
-    eps = _check_rate("eps", eps, open_lo=False)
+    lr = check_number("learning_rate", learning_rate, lo=0.0)
+    b1 = check_number("b1", b1, lo=0.0, hi=1.0, open_lo=False)
+    b2 = check_number("b2", b2, lo=0.0, hi=1.0, open_lo=False)
+    eps = check_number("eps", eps, lo=0.0, open_lo=False)
 
     def init(params: Params) -> AdamState:
         zeros = tuple(_zeros_like(p) for p in params)

@@ -334,7 +334,7 @@ def test_value_errors_on_eager_backends(eager_bk):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(sw))
     with pytest.raises(ValueError, match=r"weights are all zero"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(np.zeros(len(y))))
-    with pytest.raises(ValueError, match=r"`l2` must be a finite number >= 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"`l2` must be a finite number >= 0.0, got -1.0"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), l2=-1.0)
 
 
