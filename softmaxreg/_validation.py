@@ -35,10 +35,55 @@ def check_number(name: str, value: Any, *, lo: float = -math.inf, hi: float = ma
     return v
 
 
-def check_int(name: str, value: Any, *, lo: int) -> None:
+def check_int(name: str, value: Any, *, lo: int) -> int:
+    """``value`` as an int, or an error naming ``name`` (bools and floats are refused)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
         msg = f"`{name}` must be an integer >= {lo}, got {value!r}"
         raise InvalidParameterError(msg)
+    return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A bool (or NumPy bool): the string 'False' is true in Python, so it is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"`{name}` must be a bool (True or False), got {value!r}"
+        raise InvalidParameterError(msg)
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        msg = f"unknown `{name}` {value!r}; choose one of {', '.join(map(str, choices))}"
+        raise InvalidParameterError(msg)
+    return value
+
+
+def check_random_state(value: Any) -> None:
+    ok = (value is None or isinstance(value, (np.random.Generator, np.random.RandomState))
+          or (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0))
+    if not ok:
+        msg = (f"`random_state` must be None, an int >= 0, a numpy Generator or RandomState, "
+               f"got {value!r}")
+        raise InvalidParameterError(msg)
+
+
+def float_dtype_name(dtype: Any) -> str | None:
+    """``"float32"``/``"float64"`` for any spelling of those (a string, a NumPy type or
+    dtype, a torch/JAX dtype), None for None; anything else (float16, complex) is refused."""
+    if dtype is None:
+        return None
+    name = None
+    if isinstance(dtype, str):
+        name = dtype
+    elif isinstance(dtype, type) and issubclass(dtype, np.generic) or isinstance(dtype, np.dtype):
+        name = np.dtype(dtype).name
+    elif type(dtype).__module__.split(".")[0] in ("torch", "jax", "jaxlib", "cupy",
+                                                  "array_api_strict"):
+        name = str(dtype).rsplit(".", 1)[-1]
+    if name not in ("float32", "float64"):
+        msg = f"`dtype` must be None, 'float32' or 'float64', got {dtype!r}"
+        raise InvalidParameterError(msg)
+    return name
 
 
 def seed(random_state: Any) -> Any:
@@ -76,6 +121,10 @@ def weight_sum(w: Any, n: int, xp: Any) -> float:
     return float(xp.sum(w))
 
 
+def nonfinite_message(bad: int) -> str:
+    return f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
+
+
 def labels_to_host(y: Any, X: Any) -> np.ndarray:
     if y is None:
         msg = "SoftmaxRegression requires y to be passed, but the target y is None"
@@ -90,7 +139,11 @@ def labels_to_host(y: Any, X: Any) -> np.ndarray:
 
 
 def from_dask_dataframe(X: Any) -> Any:
+    """Dask DataFrames as Dask arrays, and Dask arrays with known chunk sizes (both take
+    one pass over the data when the row counts per chunk are unknown)."""
     mod = type(X).__module__
     if mod.startswith("dask.dataframe") or mod.startswith("dask_expr"):
         return X.to_dask_array(lengths=True)
+    if aac.is_dask_array(X) and any(math.isnan(c) for c in X.chunks[0]):
+        return X.compute_chunk_sizes()
     return X

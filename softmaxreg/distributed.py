@@ -14,6 +14,7 @@ import numpy as np
 
 from ._compat import array_namespace
 from ._kernel import _loss_and_grad, finish
+from ._validation import nonfinite_message
 
 __all__ = ["dask_loss_and_grad", "require_dask"]
 
@@ -77,6 +78,21 @@ def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
     return loss.astype(Wn.dtype), dW.astype(Wn.dtype), db.astype(Wn.dtype)
 
 
+def check_finite_lazily(X: Any) -> Any:
+    """``X`` with its finiteness check in the graph: computing anything built on it
+    raises the same error as eager input when ``X`` holds NaN or inf."""
+    da = require_dask()
+    bad = da.count_nonzero(~da.isfinite(X))  # 0-d, computed once for all chunks
+    return da.blockwise(_pass_if_finite, "ij", X, "ij", bad, "", dtype=X.dtype,
+                        meta=X._meta)
+
+
+def _pass_if_finite(block: Any, bad: Any) -> Any:
+    if int(bad):
+        raise ValueError(nonfinite_message(int(bad)))
+    return block
+
+
 def prepare_dask(X: Any, y_codes: np.ndarray, sw: np.ndarray | None, batch_size: int | None
                  ) -> tuple[Any, Any, Any]:
     """Row-chunk ``X`` (one column chunk), persist it on the workers once, check it is finite.
@@ -92,8 +108,7 @@ def prepare_dask(X: Any, y_codes: np.ndarray, sw: np.ndarray | None, batch_size:
     X = X.persist()
     bad = int(da.count_nonzero(~da.isfinite(X)).compute())
     if bad:
-        msg = f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
-        raise ValueError(msg)
+        raise ValueError(nonfinite_message(bad))
     rows = X.chunks[0]
     y = da.from_array(y_codes.astype(np.int64), chunks=(rows,)).persist()
     w = None

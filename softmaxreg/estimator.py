@@ -20,16 +20,23 @@ from ._compat import (
     dtype_name,
     is_dask_namespace,
     library_name,
+    without_grad,
 )
 from ._kernel import _loss_and_grad
 from ._validation import (
+    InvalidParameterError,
+    check_bool,
+    check_choice,
     check_int,
     check_number,
+    check_random_state,
+    float_dtype_name,
     from_dask_dataframe,
     is_device_array,
     is_numpy,
     labels_to_host,
     needs_move,
+    nonfinite_message,
     seed,
     to_xp,
     weight_sum,
@@ -237,27 +244,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_params(self) -> None:
-        if self.solver not in SOLVERS:
-            msg = f"unknown `solver` {self.solver!r}; choose one of {', '.join(SOLVERS)}"
-            raise ValueError(msg)
+        """Every constructor parameter, by type and range, before anything is changed."""
+        check_choice("solver", self.solver, SOLVERS)
         check_number("C", self.C, lo=0.0, allow_inf=True)
+        for name in ("fit_intercept", "early_stopping", "warm_start"):
+            check_bool(name, getattr(self, name))
         check_number("learning_rate", self.learning_rate, lo=0.0)
         check_number("tol", self.tol, lo=0.0, open_lo=False)
-        check_int("max_iter", self.max_iter, lo=1)
+        check_int("max_iter", self.max_iter, lo=0)
         check_int("n_iter_no_change", self.n_iter_no_change, lo=1)
+        check_int("verbose", self.verbose, lo=0)
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, lo=1)
-        if self.early_stopping:
-            check_number("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0)
-        if self.dtype not in (None, "float32", "float64") and not hasattr(self.dtype, "kind"):
-            msg = f"`dtype` must be None, 'float32' or 'float64', got {self.dtype!r}"
-            raise ValueError(msg)
+        check_number("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0)
+        float_dtype_name(self.dtype)
+        check_random_state(self.random_state)
         if self.backend is not None:
             backends.parse_backend(self.backend, self.device)
         cw = self.class_weight
-        if cw is not None and cw != "balanced" and not isinstance(cw, dict):
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             msg = f"`class_weight` must be None, 'balanced' or a dict, got {cw!r}"
-            raise ValueError(msg)
+            raise InvalidParameterError(msg)
 
     # ------------------------------------------------------------------ data
 
@@ -271,7 +278,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         X = from_dask_dataframe(X)
         y = from_dask_dataframe(y)
         if is_device_array(X):
-            X = self._validate_array(X, reset=True)
+            X = self._validate_array(without_grad(X), reset=True)
             y_host = labels_to_host(y, X)
         else:
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
@@ -290,11 +297,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         sw = self._row_weights_host(sample_weight, y_codes, classes, n)
 
         target = self._target()
-        dtype = self.dtype
+        dtype = float_dtype_name(self.dtype)
         if dtype is None:
             xd = dtype_name(X.dtype)
             dtype = xd if xd in ("float32", "float64") else "float64"
-        dtype = dtype_name(dtype)
         if target is not None and library_name(X) != target[0] or needs_move(X, target):
             name, dev = target if target is not None else (library_name(X), None)
             X = backends.asarray(X, backend=name, device=dev, dtype=dtype)
@@ -377,11 +383,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             msg = (f"X has {d} features, but {type(self).__name__} is expecting "
                    f"{self.n_features_in_} features as input.")
             raise ValueError(msg)
-        if xp.isdtype(X.dtype, "real floating") and not is_dask_namespace(xp):
+        if xp.isdtype(X.dtype, "real floating"):
+            if is_dask_namespace(xp):
+                # lazily: the error comes when the result is computed (fit checks its
+                # training data eagerly, after persisting it once)
+                from .distributed import check_finite_lazily
+
+                return X if reset else check_finite_lazily(X)
             bad = int(xp.count_nonzero(~xp.isfinite(X)))
             if bad:
-                msg = f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
-                raise ValueError(msg)
+                raise ValueError(nonfinite_message(bad))
         return X
 
     def _split_validation(self, X: Any, y: Any, w: Any, y_host: np.ndarray,
@@ -536,13 +547,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy (weighted by ``sample_weight``), as a Python float."""
         pred = backends.to_numpy(self.predict(X))
-        truth = np.asarray(backends.to_numpy(y) if is_device_array(y) else y)
-        if truth.ndim == 2 and truth.shape[1] == 1:
-            truth = truth.ravel()
+        truth = labels_to_host(y, X)
+        n = pred.shape[0]
+        if truth.shape[0] != n:
+            msg = f"`y` has {truth.shape[0]} labels but `X` has {n} rows"
+            raise ValueError(msg)
         hits = (pred == truth).astype(np.float64)
         if sample_weight is None:
             return float(hits.mean())
-        sw = np.asarray(backends.to_numpy(sample_weight), dtype=np.float64)
+        sw = np.asarray(backends.to_numpy(sample_weight), dtype=np.float64).reshape(-1)
+        if sw.shape[0] != n:
+            msg = f"`sample_weight` has {sw.shape[0]} entries but `X` has {n} rows"
+            raise ValueError(msg)
         return float((hits * sw).sum() / sw.sum())
 
     # ------------------------------------------------------------------ moving, saving

@@ -184,24 +184,41 @@ class Progress:
               f"({now - self._start:.1f}s)", file=self.stream, flush=True)
 
 
-class EarlyStopper:
-    """Tracks a validation loss; keeps the best parameters and says when to stop."""
+class Patience:
+    """Stops after ``patience`` checks without an improvement of more than ``tol``,
+    and keeps the parameters of the best check.
 
-    def __init__(self, val_loss: Callable[[Any], float], patience: int, tol: float):
-        self.val_loss = val_loss
+    The one stopping rule of the first-order solvers (on the epoch's training
+    loss) and of early stopping (on the validation loss, any solver).
+    """
+
+    def __init__(self, patience: int, tol: float):
         self.patience = patience
         self.tol = tol
         self.best = math.inf
         self.best_theta: Any = None
         self.bad = 0
 
-    def __call__(self, theta: Any) -> tuple[float, bool]:
-        val = self.val_loss(theta)
-        if val < self.best - self.tol:
-            self.best, self.best_theta, self.bad = val, theta, 0
+    def update(self, value: float, theta: Callable[[], Any]) -> bool:
+        """Record ``value``; ``theta()`` is called only when it is the best so far.
+        True when it is time to stop."""
+        if value < self.best - self.tol:
+            self.best, self.best_theta, self.bad = value, theta(), 0
         else:
             self.bad += 1
-        return val, self.bad >= self.patience
+        return self.bad >= self.patience
+
+
+class EarlyStopper(Patience):
+    """:class:`Patience` on a validation loss computed from the parameters."""
+
+    def __init__(self, val_loss: Callable[[Any], float], patience: int, tol: float):
+        super().__init__(patience, tol)
+        self.val_loss = val_loss
+
+    def __call__(self, theta: Any) -> tuple[float, bool]:
+        val = self.val_loss(theta)
+        return val, self.update(val, lambda: theta)
 
 
 # --------------------------------------------------------------------------- L-BFGS
@@ -444,14 +461,13 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
 
     The loss curve holds the mean training objective of each epoch's batches.
     """
-    pxp = obj.pxp
     n = int(obj.X.shape[0])
     params = obj.unpack(theta)
     state = optimizer.init(params)
     curve: list[float] = []
     vals: list[float] = []
-    best_loss = math.inf
-    bad = 0
+    # tol=0 never stops on the training loss (scikit-learn's tol=None)
+    patience = Patience(n_iter_no_change, tol) if early is None and tol > 0 else None
     converged = False
     message = "max_iter reached"
     full = batch_size is None or batch_size >= n
@@ -476,23 +492,20 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
             params = optim.apply_updates(params, updates)
         epoch_loss = float(total) / len(batches)
         curve.append(epoch_loss)
+        if not math.isfinite(epoch_loss):
+            msg = (f"the training loss became {epoch_loss} at epoch {epoch}: the learning rate "
+                   f"is too large for this data; lower `learning_rate`")
+            raise FloatingPointError(msg)
         val = None
         if early is not None:
             val, stop = early(obj.pack(*params))
             vals.append(val)
             if stop:
                 converged, message = True, "validation loss stopped improving"
-        else:
-            if epoch_loss < best_loss - tol:
-                best_loss, bad = epoch_loss, 0
-            else:
-                bad += 1
-            if bad >= n_iter_no_change:
-                converged, message = True, f"loss improved by less than tol for {bad} epochs"
-        if not math.isfinite(epoch_loss):
-            msg = (f"the training loss became {epoch_loss} at epoch {epoch}: the learning rate "
-                   f"is too large for this data; lower `learning_rate`")
-            raise FloatingPointError(msg)
+        elif patience is not None and patience.update(epoch_loss, lambda p=params: p):
+            converged = True
+            message = f"loss improved by less than tol for {patience.bad} epochs"
+            params = patience.best_theta  # the best epoch's weights, not the last
         if progress:
             progress(epoch, epoch_loss, val)
         if converged:
@@ -500,7 +513,8 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
     if progress:
         progress(epoch, curve[-1] if curve else math.nan, vals[-1] if vals else None,
                  final=True)
-    del pxp
+    # with tol=0 no stopping test is asked for, so reaching max_iter is no failure
+    converged = converged or (early is None and tol == 0 and max_iter > 0)
     return FitResult(obj.pack(*params), epoch, converged, curve, vals, message)
 
 
