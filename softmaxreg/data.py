@@ -82,13 +82,15 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
     return X.astype(np.float64)
 
 
-def load_csv(path: Any, target: str, features: Sequence[str] | None = None) -> tuple[Any, Any]:
+def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
+             min_classes: int = 2) -> tuple[Any, Any]:
     """Read ``path`` with pandas into numeric features ``X`` (DataFrame) and labels ``y`` (Series).
 
     ``features`` defaults to every column but ``target``. Raises
     :class:`DataError` for a missing or empty file, a missing or misspelt
     column (with the close matches), non-numeric or missing feature values,
-    and a target with fewer than two classes.
+    and a target with fewer than ``min_classes`` classes (2 for training; a
+    test set may hold 1).
     """
     df = read_csv(path)
     columns = [str(c) for c in df.columns]
@@ -107,7 +109,7 @@ def load_csv(path: Any, target: str, features: Sequence[str] | None = None) -> t
     if y.isna().any():
         msg = f"the target column {target!r} has {int(y.isna().sum())} missing label(s)"
         raise DataError(msg)
-    if y.nunique() < 2:
+    if y.nunique() < min_classes:
         msg = (f"the target column {target!r} holds only one class ({y.iloc[0]!r}); "
                f"a classifier needs at least two")
         raise DataError(msg)

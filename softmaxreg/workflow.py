@@ -17,11 +17,13 @@ True
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +33,17 @@ import numpy as np
 from .backends import to_numpy
 from .data import DataError, class_counts, class_weights, train_val_test_split
 from .estimator import SoftmaxRegression
+from .io import atomic_write, json_digest, umask
 from .metrics import classification_metrics
 
-__all__ = ["TrainResult", "fitted_scaler", "load_bundle", "output_folder", "predict_table",
-           "save_bundle", "train_model", "unscaled_coefficients"]
+__all__ = ["MARKER", "TrainResult", "fitted_scaler", "load_bundle", "output_folder",
+           "predict_table", "save_bundle", "train_model", "unscaled_coefficients"]
 
 MODEL_FILE = "model.npz"
 SCALER_FILE = "preprocess.json"
+SCALER_FORMAT = "softmaxreg-preprocess"
+SCALER_VERSION = 1
+MARKER = ".softmaxreg"  # in every output folder: `--force` replaces only folders that hold it
 
 
 def _parts(model: Any) -> tuple[Any, Any]:
@@ -144,20 +150,33 @@ def train_model(X: Any, y: Any, *, solver: str = "adam", C: float = 1.0,
     )
 
 
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def save_bundle(folder: Any, pipeline: Any, *, target: str | None = None) -> None:
-    """Write ``model.npz`` and ``preprocess.json`` (the scaler and column names) into ``folder``."""
+    """Write ``model.npz`` and ``preprocess.json`` (the scaler and column names) into ``folder``.
+
+    ``preprocess.json`` carries the SHA-256 of its own content and of the
+    ``model.npz`` beside it, so an edit to either, or a model file from another
+    run, is refused by :func:`load_bundle`.
+    """
     folder = Path(folder)
     scaler, est = _parts(pipeline)
     est.save(folder / MODEL_FILE)
     named = scaler if scaler is not None and hasattr(scaler, "feature_names_in_") else est
     meta = {
+        "format": SCALER_FORMAT,
+        "version": SCALER_VERSION,
         "features": [str(f) for f in getattr(named, "feature_names_in_", [])]
         or [f"x{i}" for i in range(est.n_features_in_)],
         "target": target,
         "scaler": None if scaler is None else {"mean": [float(v) for v in scaler.mean_],
                                                "scale": [float(v) for v in scaler.scale_]},
+        "model_sha256": _file_digest(folder / MODEL_FILE),
     }
-    (folder / SCALER_FILE).write_text(json.dumps(meta, indent=2))
+    meta["sha256"] = json_digest(meta)
+    atomic_write(folder / SCALER_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
 
 
 @dataclass
@@ -167,8 +186,43 @@ class Bundle:
     target: str | None
 
 
+def _finite(values: Any, n: int, *, positive: bool = False) -> bool:
+    return (isinstance(values, list) and len(values) == n
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                    and (v > 0 or not positive) for v in values))
+
+
+def _preprocess_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the content of a preprocess.json, or None."""
+    features, scaler = meta.get("features"), meta.get("scaler")
+    if "features" not in meta:
+        return "`features` is missing"
+    if (not isinstance(features, list) or not features
+            or not all(isinstance(f, str) for f in features) or len(set(features)) < len(features)):
+        return f"`features` must be a non-empty list of distinct names, got {features!r}"
+    if not (meta.get("target") is None or isinstance(meta["target"], str)):
+        return f"`target` must be null or a column name, got {meta['target']!r}"
+    if scaler is None:
+        return None
+    if not isinstance(scaler, dict):
+        return f"`scaler` must be null or an object, got {scaler!r}"
+    if set(scaler) != {"mean", "scale"}:
+        return f"`scaler` needs `mean` and `scale` and nothing else, got {sorted(scaler)}"
+    n = len(features)
+    if not _finite(scaler["mean"], n):
+        return f"`mean` must hold {n} finite numbers, got {scaler['mean']!r}"
+    if not _finite(scaler["scale"], n, positive=True):
+        return f"`scale` must hold {n} numbers > 0, got {scaler['scale']!r}"
+    return None
+
+
 def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) -> Bundle:
-    """Read a folder written by :func:`save_bundle` back into a fitted Pipeline."""
+    """Read a folder written by :func:`save_bundle` back into a fitted Pipeline.
+
+    Raises :class:`~softmaxreg.data.DataError` naming the file when either file
+    was changed after saving, does not follow its format, or the two files come
+    from different runs.
+    """
     from sklearn.pipeline import Pipeline
 
     folder = Path(folder)
@@ -176,19 +230,48 @@ def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) 
         msg = (f"{str(folder)!r} is not a softmaxreg model folder (it needs {MODEL_FILE} and "
                f"{SCALER_FILE}, as written by `softmaxreg train` or `softmaxreg demo`)")
         raise DataError(msg)
+    path = folder / SCALER_FILE
+    name = repr(str(path))
     try:
-        meta = json.loads((folder / SCALER_FILE).read_text())
-        features = [str(f) for f in meta["features"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        msg = f"{str(folder / SCALER_FILE)!r} is damaged: {exc}"
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        msg = f"{name} is damaged: it is not JSON ({exc})"
         raise DataError(msg) from None
+    if not isinstance(meta, dict):
+        msg = f"{name} is not a softmaxreg preprocess.json"
+        raise DataError(msg)
+    if "format" not in meta:
+        msg = (f"{name} was written by an older softmaxreg (no format version, no checksum): "
+               f"train the model again with this softmaxreg")
+        raise DataError(msg)
+    if meta["format"] != SCALER_FORMAT or meta.get("version") != SCALER_VERSION:
+        msg = (f"{name} is not a softmaxreg preprocess.json of format version {SCALER_VERSION} "
+               f"(it says {meta['format']!r}, version {meta.get('version')!r})")
+        raise DataError(msg)
+    if meta.get("sha256") != json_digest(meta):
+        msg = (f"{name} failed its checksum: the file was changed after saving; restore it or "
+               f"train the model again")
+        raise DataError(msg)
+    problem = _preprocess_problem(meta)
+    if problem:
+        msg = f"{name} is not a valid softmaxreg preprocess.json: {problem}"
+        raise DataError(msg)
+    if meta.get("model_sha256") != _file_digest(folder / MODEL_FILE):
+        msg = (f"{name} belongs to another {MODEL_FILE} than the one beside it: keep the files "
+               f"of one run together, or train the model again")
+        raise DataError(msg)
+    features = meta["features"]
     model = SoftmaxRegression.load(folder / MODEL_FILE, backend=backend, device=device)
+    if model.n_features_in_ != len(features):
+        msg = (f"{name} lists {len(features)} features but {MODEL_FILE} expects "
+               f"{model.n_features_in_}")
+        raise DataError(msg)
     steps: list[tuple[str, Any]] = []
-    if meta.get("scaler"):
+    if meta["scaler"] is not None:
         steps.append(("scaler", fitted_scaler(meta["scaler"]["mean"], meta["scaler"]["scale"],
                                               features)))
     steps.append(("model", model))
-    return Bundle(Pipeline(steps), features, meta.get("target"))
+    return Bundle(Pipeline(steps), features, meta["target"])
 
 
 def fitted_scaler(mean: Any, scale: Any, features: list[str]) -> Any:
@@ -218,31 +301,134 @@ def predict_table(pipeline: Any, X: Any) -> Any:
     return table
 
 
-@contextlib.contextmanager
-def output_folder(path: Any, *, force: bool = False) -> Iterator[Path]:
-    """Write results into a temporary folder that becomes ``path`` only when all went well.
+def _ours(path: Path) -> bool:
+    """A folder softmaxreg wrote (it holds the marker), or an empty one (nothing to lose)."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return (path / MARKER).is_file() or not any(path.iterdir())
 
-    An existing ``path`` is refused unless ``force``; then it is replaced only
-    after the new results are complete. On any error nothing is left behind.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        msg = f"{str(path)!r} already exists; pass --force to replace it or choose another --out"
+
+def _never_replaced(path: Path, inputs: Iterable[Any]) -> str | None:
+    """Why ``path`` must never be replaced, whatever it holds; None if it may be."""
+    target = path.resolve()
+    cwd = Path.cwd().resolve()
+    if target == cwd:
+        return "is the current folder"
+    if target in cwd.parents:
+        return "holds the current folder"
+    if target == Path.home().resolve():
+        return "is your home folder"
+    for item in inputs:
+        source = Path(item).resolve()
+        if target == source:
+            return f"is the input {str(item)!r}"
+        if target in source.parents:
+            return f"holds the input {str(item)!r}"
+    return None
+
+
+def _check_output(path: Path, *, force: bool, inputs: Iterable[Any]) -> None:
+    """Refuse an output path that exists, unless ``force`` and softmaxreg wrote it."""
+    name = repr(str(path))
+    if not os.path.lexists(path):
+        return
+    reason = _never_replaced(path, inputs)
+    if reason:
+        msg = f"--out {name} {reason}; softmaxreg never replaces it: choose another --out"
         raise DataError(msg)
-    parent = path.parent if str(path.parent) else Path(".")
+    if not _ours(path):
+        msg = (f"{name} already exists and was not written by softmaxreg (it has no {MARKER} "
+               f"file), so even --force does not replace it: choose another --out")
+        raise DataError(msg)
+    if not force:
+        msg = f"{name} already exists; pass --force to replace it or choose another --out"
+        raise DataError(msg)
+
+
+def _swap_syscall(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2, macOS renamex_np).
+
+    Returns False where the system or the file system cannot.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    fa, fb = os.fsencode(a), os.fsencode(b)
+    if hasattr(libc, "renameat2"):
+        done = libc.renameat2(-100, fa, -100, fb, 2)  # AT_FDCWD, AT_FDCWD, RENAME_EXCHANGE
+    elif hasattr(libc, "renamex_np"):
+        done = libc.renamex_np(fa, fb, 2)  # RENAME_SWAP
+    else:
+        return False
+    if done == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap folders ``a`` and ``b``: atomically where the system can, else by three renames
+    (then a crash between the first two leaves ``b``'s content at ``a.old``)."""
+    if _swap_syscall(a, b):
+        return
+    aside = a.with_name(a.name + ".old")
+    os.replace(b, aside)
+    os.replace(a, b)
+    os.replace(aside, a)
+
+
+@contextlib.contextmanager
+def output_folder(path: Any, *, force: bool = False, inputs: Iterable[Any] = ()
+                  ) -> Iterator[Path]:
+    """Claim ``path``, yield a temporary sibling to write into, and swap it in at the end.
+
+    A new ``path`` is created at once (exclusively: a second run cannot take
+    the same name) and filled in one rename when all went well. An existing
+    ``path`` is refused unless ``force`` and softmaxreg wrote it (it holds
+    :data:`MARKER`) or it is empty; the current folder, its ancestors, the home
+    folder and any folder holding one of ``inputs`` are always refused. The
+    old results stay under ``path`` until one atomic swap puts the new ones
+    there. On any error, or SIGTERM, the temporary folder and the claim are
+    removed. Folders get the mode the umask gives.
+    """
+    path = Path(path).expanduser()
+    parent = path.parent
     if not parent.is_dir():
         msg = f"cannot write to {str(path)!r}: folder {str(parent)!r} does not exist"
         raise DataError(msg)
+    _check_output(path, force=force, inputs=inputs)
+    claimed = False
+    if not os.path.lexists(path):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            msg = f"{str(path)!r} was just created by another program: choose another --out"
+            raise DataError(msg) from None
+        claimed = True
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
     try:
+        os.chmod(tmp, 0o777 & ~umask())
+        (tmp / MARKER).write_text("written by softmaxreg: `--force` may replace this folder\n")
         yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
-            os.replace(path, old / "previous")
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)  # onto our empty claim: one atomic rename
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if claimed or not (path / MARKER).is_file() or path.is_symlink():
+                msg = (f"{str(path)!r} was filled by another program during the run; its files "
+                       f"are kept and these results discarded: choose another --out")
+                raise DataError(msg) from None
+            _exchange(tmp, path)  # the old results are now in tmp
+    except BaseException:
+        if claimed:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # only while empty: whatever someone put there stays
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +23,7 @@ from softmaxreg.data import (
 from softmaxreg.datasets import make_spirals, make_tumors
 from softmaxreg.metrics import classification_metrics
 from softmaxreg.plotting import plot_decision_boundary, plot_loss_curve
-from softmaxreg.workflow import load_bundle, save_bundle, train_model
+from softmaxreg.workflow import MARKER, load_bundle, output_folder, save_bundle, train_model
 
 FEATURES = ["leukocyte_count", "blood_pressure"]
 
@@ -146,3 +150,232 @@ def test_plots_are_real_figures(tmp_path, bk):
     with pytest.raises(ValueError, match=r"needs a model of 2 features, this one has 3"):
         plot_decision_boundary(SoftmaxRegression().fit(np.c_[X, X[:, :1]], df.tumor_class),
                                np.c_[X, X[:, :1]], df.tumor_class)
+
+
+# --------------------------------------------------------------- the bundle's checksum
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    df = make_tumors(300, random_state=0)
+    result = train_model(df[FEATURES], df.tumor_class, solver="lbfgs", random_state=0)
+    folder = tmp_path_factory.mktemp("bundle")
+    save_bundle(folder, result.pipeline, target="tumor_class")
+    return folder
+
+
+def _copy(bundle_dir, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(bundle_dir, tmp_path / "b"))
+
+
+def _edit(path, change):
+    meta = json.loads(path.read_text())
+    change(meta)
+    path.write_text(json.dumps(meta))
+
+
+def _shift(meta):
+    meta["scaler"]["mean"][0] += 0.5
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m["features"].reverse(),
+    _shift,
+    lambda m: m.__setitem__("scaler", 5),
+    lambda m: m.__setitem__("scaler", None),
+    lambda m: m.__setitem__("target", "other"),
+], ids=["swapped-features", "shifted-mean", "scaler-5", "no-scaler", "target"])
+def test_checksum_covers_the_preprocessing(bundle_dir, tmp_path, change):
+    folder = _copy(bundle_dir, tmp_path)
+    _edit(folder / "preprocess.json", change)
+    with pytest.raises(DataError, match=r"preprocess.json' failed its checksum"):
+        load_bundle(folder)
+
+
+def test_preprocessing_is_bound_to_its_model(bundle_dir, tmp_path):
+    """A model.npz from another run beside this preprocess.json is refused."""
+    folder = _copy(bundle_dir, tmp_path)
+    df = make_tumors(300, random_state=1)
+    other = train_model(df[FEATURES], df.tumor_class, solver="lbfgs", random_state=1)
+    other.pipeline.steps[-1][1].save(folder / "model.npz")
+    with pytest.raises(DataError, match=r"preprocess.json' belongs to another model.npz"):
+        load_bundle(folder)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.__setitem__("scaler", 5), r"`scaler` must be null or an object"),
+    (lambda m: m["scaler"].pop("mean"), r"`scaler` needs `mean` and `scale`"),
+    (lambda m: m["scaler"]["scale"].append(1.0), r"`scale` must hold 2 numbers"),
+    (lambda m: m["scaler"]["scale"].__setitem__(0, 0.0), r"`scale` must hold 2 numbers > 0"),
+    (lambda m: m.__setitem__("features", ["a", "a"]), r"`features` must be a non-empty list of distinct names"),
+    (lambda m: m.pop("features"), r"`features` is missing"),
+    (lambda m: m.__setitem__("format", "something"), r"is not a softmaxreg preprocess.json"),
+], ids=["scaler-5", "no-mean", "long-scale", "zero-scale", "repeated-names", "no-features",
+        "format"])
+def test_preprocessing_schema_is_checked_even_with_a_valid_checksum(bundle_dir, tmp_path, change,
+                                                                    message):
+    from softmaxreg.io import json_digest as _digest_json
+
+    folder = _copy(bundle_dir, tmp_path)
+
+    def change_and_resign(meta):
+        change(meta)
+        meta["sha256"] = _digest_json(meta)
+
+    _edit(folder / "preprocess.json", change_and_resign)
+    with pytest.raises(DataError, match=rf"'{folder}/preprocess.json' .*{message}"):
+        load_bundle(folder)
+
+
+def test_older_preprocessing_is_refused_with_what_to_do(bundle_dir, tmp_path):
+    folder = _copy(bundle_dir, tmp_path)
+    _edit(folder / "preprocess.json", lambda m: [m.pop(k) for k in ("format", "version", "sha256",
+                                                                    "model_sha256")])
+    with pytest.raises(DataError, match=r"preprocess.json' was written by an older softmaxreg.*"
+                                        r"train the model again"):
+        load_bundle(folder)
+
+
+# ------------------------------------------------------------------ the output folder
+
+
+def _listing(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+def test_output_folder_claims_the_name_at_the_start(tmp_path):
+    out = tmp_path / "run"
+    with output_folder(out) as tmp:
+        assert out.is_dir() and _listing(out) == []  # claimed: nobody else can take it
+        (tmp / "result.txt").write_text("new")
+    assert _listing(out) == [MARKER, "result.txt"]
+    assert _listing(tmp_path) == ["run"]
+    with pytest.raises(DataError, match=r"'.*run' already exists; pass --force"):
+        with output_folder(out):
+            pass
+
+
+def test_output_folder_filled_by_someone_else_is_kept(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match=r"was filled by another program"):
+        with output_folder(out) as tmp:
+            (tmp / "result.txt").write_text("new")
+            (out / "theirs.txt").write_text("theirs")
+    assert _listing(out) == ["theirs.txt"]
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_output_folder_failure_removes_the_claim(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        with output_folder(tmp_path / "run"):
+            raise RuntimeError("boom")
+    assert _listing(tmp_path) == []
+
+
+def test_force_replaces_in_one_swap(tmp_path, monkeypatch):
+    import softmaxreg.workflow as wf
+
+    out = tmp_path / "run"
+    with output_folder(out) as tmp:
+        (tmp / "old.txt").write_text("old")
+    swaps = []
+    real = wf._exchange
+    monkeypatch.setattr(wf, "_exchange", lambda a, b: swaps.append((a, b)) or real(a, b))
+    with output_folder(out, force=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        assert _listing(out) == [MARKER, "old.txt"]  # the old results stay until the swap
+    assert len(swaps) == 1 and _listing(out) == [MARKER, "new.txt"]
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_force_keeps_the_old_results_when_the_swap_fails(tmp_path, monkeypatch):
+    import softmaxreg.workflow as wf
+
+    out = tmp_path / "run"
+    with output_folder(out) as tmp:
+        (tmp / "old.txt").write_text("old")
+
+    def dies(a, b):
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(wf, "_exchange", dies)
+    with pytest.raises(OSError, match="died"):
+        with output_folder(out, force=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert _listing(out) == [MARKER, "old.txt"] and (out / "old.txt").read_text() == "old"
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_exchange_without_os_support_falls_back_to_two_renames(tmp_path, monkeypatch):
+    import softmaxreg.workflow as wf
+
+    monkeypatch.setattr(wf, "_swap_syscall", lambda a, b: False)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "y").write_text("b")
+    wf._exchange(a, b)
+    assert _listing(a) == ["y"] and _listing(b) == ["x"]
+    assert _listing(tmp_path) == ["a", "b"]
+
+
+def test_exchange_is_one_system_call_here(tmp_path):
+    """Linux (renameat2) and macOS (renamex_np) swap two folders atomically."""
+    import sys
+
+    from softmaxreg.workflow import _swap_syscall
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").touch()
+    if sys.platform not in ("linux", "darwin"):
+        pytest.skip("only Linux and macOS offer an atomic swap of two folders")
+    assert _swap_syscall(a, b) is True
+    assert _listing(b) == ["x"] and _listing(a) == []
+
+
+def test_only_softmaxreg_folders_are_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "d.csv").write_text("a,b\n")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "home").mkdir()
+    (data / MARKER).touch()  # even a folder that looks like ours is refused if it holds an input
+    for out, message in [(".", "is the current folder"), ("..", "holds the current folder"),
+                         ("~", "is your home folder"), (str(tmp_path / "home"), "is your home"),
+                         ("data", "holds the input"), ("data/d.csv", "is the input"),
+                         ("mine", "was not written by softmaxreg")]:
+        with pytest.raises(DataError, match=message):
+            with output_folder(out, force=True, inputs=[data / "d.csv"]):
+                pytest.fail("must not start")
+    with output_folder("empty", force=True) as tmp:  # an empty folder holds nothing to lose
+        (tmp / "r").touch()
+    assert _listing(tmp_path / "empty") == [MARKER, "r"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_output_folder_respects_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with output_folder(tmp_path / "run") as tmp:
+            (tmp / "r.txt").write_text("x")
+        assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~umask
+        assert (tmp_path / "run" / MARKER).stat().st_mode & 0o777 == 0o666 & ~umask
+    finally:
+        os.umask(old)
+
+
+def test_evaluation_data_may_hold_one_class(tmp_path):
+    (tmp_path / "one.csv").write_text("a,b,y\n1,2,p\n3,4,p\n")
+    X, y = load_csv(tmp_path / "one.csv", "y", min_classes=1)
+    assert len(X) == 2 and set(y) == {"p"}
+    with pytest.raises(DataError, match=r"only one class"):
+        load_csv(tmp_path / "one.csv", "y")
