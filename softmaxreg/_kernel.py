@@ -11,7 +11,11 @@ and a row-major fused kernel for JAX.
 from __future__ import annotations
 
 import functools
+import math
 import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +28,7 @@ from ._compat import (
     is_writeable,
 )
 
-__all__ = ["BLOCK_ROWS", "CPU_THREADS", "cpu_workers"]
+__all__ = ["BLOCK_ROWS", "CPU_THREADS", "available_cpus", "cpu_workers"]
 
 #: Rows per block in the CPU hot path: the (C, 8192) temporaries (320 KB in float32
 #: at C=10) stay in a core's L2 cache; 8192 measured best of 4096-32768 on NumPy and torch.
@@ -177,19 +181,60 @@ def cpu_workers() -> int:
     env = os.environ.get("SOFTMAXREG_CPU_THREADS")
     if env:
         return max(1, int(env))
-    return os.cpu_count() or 1
+    return available_cpus()
+
+
+#: Where the CPU quota of this process's cgroup is read (v2 ``cpu.max``, v1 ``cpu.cfs_*``).
+CGROUP_DIRS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu"),
+               Path("/sys/fs/cgroup/cpu,cpuacct"))
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (``taskset``), capped by a
+    cgroup CPU quota (containers, ``docker --cpus``), rounded up."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity mask
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(n, quota) if quota else n)
+
+
+def _cgroup_cpu_quota() -> int | None:
+    for folder in CGROUP_DIRS:
+        try:
+            v2 = (folder / "cpu.max").read_text().split()
+            if v2 and v2[0] != "max":
+                return math.ceil(int(v2[0]) / int(v2[1]))
+            if v2:
+                return None
+        except (OSError, ValueError, IndexError):
+            pass
+        try:
+            quota = int((folder / "cpu.cfs_quota_us").read_text())
+            period = int((folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return math.ceil(quota / period) if quota > 0 and period > 0 else None
+    return None
 
 
 @functools.cache
 def _thread_pool() -> Any:
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
-                              thread_name_prefix="softmaxreg")
+    return ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="softmaxreg")
 
 
 # a forked child inherits the pool object but not its threads: give it a new one
 os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+#: Held while the BLAS is limited to one thread. One call at a time limits it: a call
+#: that finds it held runs its blocks serially instead. Nested limits set and restored
+#: by concurrent calls would otherwise be undone out of order and leave the user's BLAS
+#: at one thread for good.
+_BLAS_LIMITED = threading.Lock()
+os.register_at_fork(after_in_child=lambda: globals().update(_BLAS_LIMITED=threading.Lock()))
 
 
 @functools.cache
@@ -210,8 +255,9 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
     each, so BLAS's own threads would leave the other cores idle there;
     giving every core whole blocks keeps them busy (about 20% faster on 2
     cores at (200000, 100, 10)). Each thread returns plain sums, added in a
-    fixed order, so results do not depend on timing. Without threadpoolctl
-    the serial path runs instead.
+    fixed order, so results do not depend on timing (a call made while
+    another holds the BLAS limit computes the same groups in its own thread).
+    Without threadpoolctl the serial path runs instead.
     """
     controller = _blas_controller()
     n = X.shape[0]
@@ -220,6 +266,28 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
     if controller is None or workers < 2:
         return _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=xp, total=total,
                               block_rows=block_rows, workers=1)
+    work = _block_sums(X, y, W, b, w=w, xp=xp, block_rows=block_rows)
+    groups = [starts[i::workers] for i in range(workers)]
+    if _BLAS_LIMITED.acquire(blocking=False):
+        try:
+            with controller.limit(limits=1, user_api="blas"):
+                parts = list(_thread_pool().map(work, groups))
+        finally:
+            _BLAS_LIMITED.release()
+    else:  # another call holds the BLAS limit: the same sums, in this thread
+        parts = [work(group) for group in groups]
+
+    loss, dW, db = parts[0]
+    for part in parts[1:]:
+        loss, dW, db = loss + part[0], dW + part[1], db + part[2]
+    if total is None:
+        total = default_total(w, n, xp=xp)
+    return finish(loss, dW, db, total=total, W=W, l2=l2, xp=xp)
+
+
+def _block_sums(X: Any, y: Any, W: Any, b: Any, *, w: Any, xp: Any, block_rows: int
+                ) -> Callable[[list[int]], tuple[Any, Any, Any]]:
+    """A worker: the plain sums over the row blocks starting at the given rows."""
 
     def work(group: list[int]) -> tuple[Any, Any, Any]:
         sums = None
@@ -232,15 +300,7 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
                                                    zip(sums, part, strict=True))
         return sums
 
-    groups = [starts[i::workers] for i in range(workers)]
-    with controller.limit(limits=1, user_api="blas"):
-        parts = list(_thread_pool().map(work, groups))
-    loss, dW, db = parts[0]
-    for part in parts[1:]:
-        loss, dW, db = loss + part[0], dW + part[1], db + part[2]
-    if total is None:
-        total = default_total(w, n, xp=xp)
-    return finish(loss, dW, db, total=total, W=W, l2=l2, xp=xp)
+    return work
 
 
 def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: Any,

@@ -1,0 +1,88 @@
+"""No process-wide side effects: the BLAS thread count is the user's after every call,
+and the worker count follows the CPUs this process may really use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import softmaxreg as sr
+import softmaxreg._kernel as K
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"]
+
+
+def test_concurrent_calls_leave_the_blas_thread_count_alone(monkeypatch):
+    """Nested threadpoolctl limits restored out of order left BLAS at 1 thread."""
+    if not blas_threads():
+        pytest.skip("threadpoolctl finds no BLAS library to inspect")
+    monkeypatch.setattr(K, "BLOCK_ROWS", 512)
+    monkeypatch.setattr(K, "CPU_THREADS", 2)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 20))
+    y = rng.integers(0, 5, size=6000)
+    W, b = np.zeros((20, 5)), np.zeros(5)
+    expected = sr.loss_and_grad(X, y, W, b)
+    before = blas_threads()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        try:
+            start.wait()
+            for _ in range(30):
+                got = sr.loss_and_grad(X, y, W, b)
+                np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = blas_threads()
+    if after != before:  # leave the process as it was for the tests that follow
+        threadpoolctl.threadpool_limits(limits=max(before), user_api="blas")
+    assert not errors, errors
+    assert after == before
+
+
+def test_worker_count_follows_cpu_affinity():
+    """`taskset -c 0` still got one worker per core of the machine."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("this platform has no CPU affinity")
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "import softmaxreg._kernel as K; print(K.cpu_workers())")
+    env = {k: v for k, v in os.environ.items() if k != "SOFTMAXREG_CPU_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env, timeout=60).stdout
+    assert out.strip() == "1"
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: 1.5 CPUs -> 2 workers
+    ({"cpu.max": "50000 100000\n"}, 1),
+    ({"cpu.max": "max 100000\n"}, None),  # no quota: the affinity decides
+    ({"cpu.cfs_quota_us": "100000\n", "cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+    ({"cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_worker_count_follows_the_cgroup_quota(tmp_path, monkeypatch, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(K, "CGROUP_DIRS", (tmp_path,))
+    monkeypatch.delenv("SOFTMAXREG_CPU_THREADS", raising=False)
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
+    assert K.cpu_workers() == min(affinity, expected or affinity)
