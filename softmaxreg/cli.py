@@ -1,17 +1,22 @@
 """The ``softmaxreg`` command line: ``demo``, ``train``, ``predict``, ``evaluate``.
 
 A user's mistake (a missing file or column, a backend that is not installed,
-an output folder that exists) prints one line and exits with status 2; no
-traceback, and no half-written output folder.
+an output folder that exists, a damaged model file) prints one line and exits
+with status 2; no traceback, and no half-written output folder. SIGTERM and
+Ctrl-C leave nothing half-written behind either, and a reader that goes away
+(``| head``) does not stop a run: its output folder is still written whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,9 +35,71 @@ class UsageError(Exception):
     """A mistake on the command line or in the user's files."""
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is so that every ``finally`` cleans up."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, status 2, no usage block
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Once(argparse.Action):
+    """An option that may be given once (argparse would keep the last silently)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"{option_string} given twice; give all its values after one "
+                         f"{option_string}")
+        setattr(namespace, self.dest, values)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        msg = f"must be an integer from 0 to 2**32 - 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+class _Stdout:
+    """``sys.stdout`` for one command. When the reader goes away (``| head``) the rest
+    of the output goes to /dev/null and the command carries on, so a run's folder is
+    still written whole, as a Unix tool would stop writing without an error."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            fd = self._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)  # also what the interpreter flushes at exit
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="epochs (gd/sgd/adam) or iterations (lbfgs); default 100")
         q.add_argument("--learning-rate", type=float, default=0.1)
         q.add_argument("--batch-size", type=int, default=None)
-        q.add_argument("--seed", type=int, default=1234, help="seed for splits and shuffling")
+        q.add_argument("--seed", type=_seed, default=1234, help="seed for splits and shuffling")
         q.add_argument("--out", default=None, help="output folder (default: a new one here)")
-        q.add_argument("--force", action="store_true", help="replace an existing --out")
+        q.add_argument("--force", action="store_true",
+                       help="replace an existing --out that softmaxreg wrote")
         q.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
     demo = sub.add_parser("demo", help="the lesson's whole workflow on embedded tumour data")
@@ -70,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predict", help="predict labels and probabilities with a saved model")
     pred.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
     pred.add_argument("input", nargs="?", default=None, help="CSV file with the feature columns")
-    pred.add_argument("--row", nargs="+", default=None, metavar="NAME=VALUE",
+    pred.add_argument("--row", nargs="+", default=None, metavar="NAME=VALUE", action=_Once,
                       help="one row given on the command line")
     fmt = pred.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON output")
@@ -85,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _dispatch(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -93,43 +176,59 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return {"demo": _demo, "train": _train, "predict": _predict,
                 "evaluate": _evaluate}[args.command](args)
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
     except UsageError as exc:
         print(f"softmaxreg: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, ImportError, OSError) as exc:
+    except (ValueError, ImportError, OSError, FloatingPointError) as exc:
         # user-facing errors of the library say what to do; keep them to one line
         text = " ".join(str(exc).split())
         print(f"softmaxreg: error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("softmaxreg: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        print("softmaxreg: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except _Terminated:
+        print("softmaxreg: terminated; nothing half-written was left behind", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _check_backend(name: str | None, device: Any) -> None:
+    """Refuse a backend or device that cannot run here, before any work starts."""
     if name is None:
-        return
-    from .backends import available, parse_backend
+        name = "numpy"
+    from .backends import asarray, available, parse_backend
 
     lib, dev = parse_backend(name, device)
     from ._compat import import_backend
 
     import_backend(lib)  # ImportError with the install hint when missing
-    if (dev or "").startswith("cuda") and lib == "torch" and "torch:cuda" not in available():
-        raise UsageError(f"backend {name!r} on device {dev!r}: no CUDA GPU answers here")
     if lib == "cupy" and "cupy" not in available():
         raise UsageError("backend 'cupy' needs a CUDA GPU; none answers here")
+    if dev is None:
+        return
+    if lib in ("numpy", "dask") and dev != "cpu":
+        raise UsageError(f"--device {dev!r} needs --backend torch, jax or cupy "
+                         f"({lib} computes on the CPU)")
+    if dev.startswith("cuda") and lib == "torch" and "torch:cuda" not in available():
+        raise UsageError(f"backend {name!r} on device {dev!r}: no CUDA GPU answers here")
+    try:
+        asarray(np.zeros(1), backend=lib, device=dev)
+    except Exception as exc:  # noqa: BLE001 - whatever the library says, the device is unusable
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--device {dev!r} is not usable with --backend {lib}: {reason}"
+                         ) from None
 
 
 def _default_out(kind: str) -> Path:
-    return Path(f"softmaxreg-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+    """A new folder name here: the time, and -2, -3 ... when a run this second took it."""
+    base = f"softmaxreg-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    n = 1
+    while os.path.lexists(name := base if n == 1 else f"{base}-{n}"):
+        n += 1
+    return Path(name)
 
 
 def _fmt_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -207,21 +306,28 @@ def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
 
 
 def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
-                  inference: dict[str, float] | None) -> int:
+                  inference: dict[str, float] | None, inputs: list[str]) -> int:
     from .workflow import output_folder, train_model
 
     _check_backend(args.backend, args.device)
     out = Path(args.out) if args.out else _default_out(args.command)
-    with output_folder(out, force=args.force) as tmp:
+    with output_folder(out, force=args.force, inputs=inputs) as tmp:
         print(title)
         print(f"training SoftmaxRegression(solver={args.solver!r}) on "
               f"{args.backend or 'numpy'}{'' if args.device is None else ':' + args.device}")
-        result = train_model(X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
-                             learning_rate=args.learning_rate, batch_size=args.batch_size,
-                             backend=args.backend, device=args.device, random_state=args.seed,
-                             verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
+        try:
+            result = train_model(X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
+                                 learning_rate=args.learning_rate, batch_size=args.batch_size,
+                                 backend=args.backend, device=args.device,
+                                 random_state=args.seed,
+                                 verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
+        except FloatingPointError as exc:
+            if args.solver == "lbfgs":
+                raise
+            text = str(exc).replace("`learning_rate`", "--learning-rate")
+            raise UsageError(f"{text} (got --learning-rate {args.learning_rate:g})") from None
         lines, written = _report(result, tmp, inference=inference)
-    # printed once the folder is complete, so a closed pipe cannot undo the results
+    # printed once the folder is complete
     for w in result.extra["warnings"]:
         print(f"warning: {w}")
     print("\n".join(lines))
@@ -238,13 +344,17 @@ def _demo(args: argparse.Namespace) -> int:
     df = make_tumors(1000, random_state=args.seed)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
     title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
-    return _run_workflow(args, X, y, title, PATIENT)
+    return _run_workflow(args, X, y, title, PATIENT, [])
 
 
 def _train(args: argparse.Namespace) -> int:
     if args.backend is not None and args.backend.partition(":")[0] == "dask":
         from .distributed import train_cli
+        from .workflow import check_output
 
+        _check_backend(args.backend, args.device)
+        if args.out:  # train_cli claims the folder only after training, and knows no inputs
+            check_output(Path(args.out).expanduser(), force=args.force, inputs=[args.data])
         return train_cli(args)
     if args.scheduler:
         raise UsageError("--scheduler needs --backend dask")
@@ -253,7 +363,7 @@ def _train(args: argparse.Namespace) -> int:
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
     X, y = load_csv(args.data, args.target, features)
     title = f"softmaxreg train: {len(X)} rows of {args.data}, target {args.target!r}"
-    return _run_workflow(args, X, y, title, None)
+    return _run_workflow(args, X, y, title, None, [args.data])
 
 
 def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
@@ -262,6 +372,8 @@ def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--row takes NAME=VALUE pairs, got {item!r}")
+        if name in row:
+            raise UsageError(f"--row names {name!r} twice; give each feature once")
         if name not in features:
             close = difflib.get_close_matches(name, features, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -318,12 +430,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .workflow import load_bundle
 
     bundle = load_bundle(args.model)
-    X, y = load_csv(args.data, args.target, bundle.features)
+    X, y = load_csv(args.data, args.target, bundle.features, min_classes=1)
     est = bundle.pipeline.steps[-1][1]
     pred = to_numpy(bundle.pipeline.predict(X))
-    unknown = sorted(set(np.asarray(y).tolist()) - set(est.classes_.tolist()), key=str)
+    present = set(np.asarray(y).tolist())
+    unknown = sorted(present - set(est.classes_.tolist()), key=str)
     if unknown:
         raise UsageError(f"{args.data!r} has label(s) {unknown} the model was not trained on "
                          f"(classes: {est.classes_.tolist()})")
-    print(json.dumps(classification_metrics(y, pred, est.classes_), indent=2))
+    # per-class metrics for the classes in the data: the others have no recall to report
+    classes = [c for c in est.classes_.tolist() if c in present]
+    print(json.dumps(classification_metrics(y, pred, classes), indent=2))
     return 0

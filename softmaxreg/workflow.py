@@ -36,8 +36,9 @@ from .estimator import SoftmaxRegression
 from .io import atomic_write, json_digest, umask
 from .metrics import classification_metrics
 
-__all__ = ["MARKER", "TrainResult", "fitted_scaler", "load_bundle", "output_folder",
-           "predict_table", "save_bundle", "train_model", "unscaled_coefficients"]
+__all__ = ["MARKER", "TrainResult", "check_output", "fitted_scaler", "load_bundle",
+           "output_folder", "predict_table", "save_bundle", "train_model",
+           "unscaled_coefficients"]
 
 MODEL_FILE = "model.npz"
 SCALER_FILE = "preprocess.json"
@@ -327,7 +328,7 @@ def _never_replaced(path: Path, inputs: Iterable[Any]) -> str | None:
     return None
 
 
-def _check_output(path: Path, *, force: bool, inputs: Iterable[Any]) -> None:
+def check_output(path: Path, *, force: bool, inputs: Iterable[Any] = ()) -> None:
     """Refuse an output path that exists, unless ``force`` and softmaxreg wrote it."""
     name = repr(str(path))
     if not os.path.lexists(path):
@@ -401,7 +402,7 @@ def output_folder(path: Any, *, force: bool = False, inputs: Iterable[Any] = ()
     if not parent.is_dir():
         msg = f"cannot write to {str(path)!r}: folder {str(parent)!r} does not exist"
         raise DataError(msg)
-    _check_output(path, force=force, inputs=inputs)
+    check_output(path, force=force, inputs=inputs)
     claimed = False
     if not os.path.lexists(path):
         try:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from softmaxreg.cli import main
+from softmaxreg.workflow import MARKER
 
 
 def run(argv, capsys):
@@ -29,7 +30,7 @@ def demo_dir(tmp_path_factory):
 
 def test_demo_writes_every_result(demo_dir):
     assert sorted(p.name for p in demo_dir.iterdir()) == [
-        "decision_boundary.png", "loss_curve.png", "metrics.json", "model.npz",
+        MARKER, "decision_boundary.png", "loss_curve.png", "metrics.json", "model.npz",
         "preprocess.json"]
     for png in ("decision_boundary.png", "loss_curve.png"):
         assert (demo_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -160,17 +161,164 @@ def test_predict_row_mistakes(demo_dir, capsys):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_existing_output_is_kept_without_force(tmp_path, capsys):
+def test_force_replaces_only_a_folder_softmaxreg_wrote(tmp_path, capsys):
     out = tmp_path / "keep"
     out.mkdir()
     (out / "mine.txt").write_text("precious")
     code, _, err = run(["demo", "--out", str(out), "--quiet"], capsys)
-    assert code == 2 and "already exists; pass --force" in err
+    assert code == 2 and "already exists and was not written by softmaxreg" in err
+    code, _, err = run(["demo", "--out", str(out), "--quiet", "--force"], capsys)
+    assert code == 2 and "was not written by softmaxreg" in err
+    assert len(err.splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
     assert (out / "mine.txt").read_text() == "precious"
-    code, _, _ = run(["demo", "--out", str(out), "--quiet", "--force"], capsys)
+    ours = tmp_path / "ours"
+    assert run(["demo", "--out", str(ours), "--quiet", "--solver", "lbfgs"], capsys)[0] == 0
+    code, _, err = run(["demo", "--out", str(ours), "--quiet"], capsys)
+    assert code == 2 and "already exists; pass --force" in err
+    assert run(["demo", "--out", str(ours), "--quiet", "--force"], capsys)[0] == 0
+    assert (ours / "model.npz").exists() and (ours / MARKER).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep", "ours"]  # no temporaries
+
+
+def test_a_folder_that_appears_during_training_is_kept(tmp_path, capsys, monkeypatch):
+    import softmaxreg.workflow as wf
+
+    out = tmp_path / "run"
+    real = wf.train_model
+
+    def meanwhile(*args, **kwargs):
+        out.mkdir(exist_ok=True)  # another program takes the name while we train
+        (out / "theirs.txt").write_text("theirs")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wf, "train_model", meanwhile)
+    code, _, err = run(["demo", "--out", str(out), "--quiet", "--solver", "lbfgs"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "another program" in err
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_two_runs_in_the_same_second_keep_both_results(tmp_path, capsys, monkeypatch):
+    """The second run starts and finishes while the first trains, both with the default name."""
+    import time
+
+    import softmaxreg.workflow as wf
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20250101-120000")
+    real = wf.train_model
+    inner = []
+
+    def with_a_second_run(*args, **kwargs):
+        if not inner:
+            inner.append("started")
+            inner[0] = main(["demo", "--quiet", "--solver", "lbfgs", "--seed", "2"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wf, "train_model", with_a_second_run)
+    code, out, err = run(["demo", "--quiet", "--solver", "lbfgs", "--seed", "1"], capsys)
+    assert code == 0 and inner == [0], err
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == ["softmaxreg-demo-20250101-120000", "softmaxreg-demo-20250101-120000-2"]
+    for name in folders:
+        assert (tmp_path / name / "model.npz").exists() and (tmp_path / name / MARKER).exists()
+    assert "wrote" in out and out.count("to softmaxreg-demo-20250101-120000") == 2
+
+
+def test_results_respect_the_umask(tmp_path, capsys):
+    old = os.umask(0o027)
+    try:
+        assert run(["demo", "--out", str(tmp_path / "r"), "--quiet", "--solver", "lbfgs"],
+                   capsys)[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r").stat().st_mode & 0o777 == 0o750
+    for f in (tmp_path / "r").iterdir():
+        assert f.stat().st_mode & 0o777 == 0o640, f.name
+
+
+def test_closed_stdout_keeps_the_results(tmp_path, capsys, monkeypatch):
+    """Like `softmaxreg demo | head -1`: the reader goes away after the first line."""
+
+    class Head:
+        lines = 0
+
+        def write(self, text):
+            if self.lines >= 1:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.lines += text.count("\n")
+            return len(text)
+
+        def flush(self):
+            if self.lines >= 1:
+                raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Head())
+    out = tmp_path / "run"
+    code = main(["demo", "--out", str(out), "--solver", "gd"])
     assert code == 0
-    assert not (out / "mine.txt").exists() and (out / "model.npz").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]  # no temporaries left
+    assert capsys.readouterr().err == ""
+    written = {p.name for p in out.iterdir()}
+    assert {"model.npz", "preprocess.json", "metrics.json", MARKER} <= written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_pipe_to_head_keeps_the_results(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "softmaxreg", "demo", "--out", str(out),
+                             "--solver", "gd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith(b"softmaxreg demo") and err == ""
+    assert (out / "model.npz").exists() and (out / "preprocess.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_sigterm_leaves_nothing_behind(tmp_path):
+    import signal
+    import time
+
+    code = ("import time, softmaxreg.workflow as w\n"
+            "w.train_model = lambda *a, **k: time.sleep(60)\n"
+            "from softmaxreg.cli import main\n"
+            "raise SystemExit(main(['demo', '--quiet', '--out', 'run']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.splitlines() == ["softmaxreg: terminated; nothing half-written was left behind"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_accepts_a_test_set_of_one_class(demo_dir, tmp_path, capsys):
+    from softmaxreg.datasets import make_tumors
+
+    df = make_tumors(200, random_state=3)
+    df[df.tumor_class == "benign"].to_csv(tmp_path / "benign.csv", index=False)
+    code, out, err = run(["evaluate", str(demo_dir), str(tmp_path / "benign.csv"), "--target",
+                          "tumor_class"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert list(metrics["class"]) == ["benign"]  # metrics for the classes present
+    assert metrics["class"]["benign"]["num_samples"] == (df.tumor_class == "benign").sum()
+    assert metrics["overall"]["recall"] == pytest.approx(metrics["accuracy"])
+
+
+def test_every_row_value_is_given_once(demo_dir, capsys):
+    code, _, err = run(["predict", str(demo_dir), "--row", "leukocyte_count=13",
+                        "--row", "blood_pressure=12"], capsys)
+    assert code == 2 and "--row given twice" in err
 
 
 def test_failure_midway_leaves_no_folder(tmp_path, capsys, monkeypatch):

@@ -95,7 +95,7 @@ def test_damaged_files_are_refused(tmp_path, fitted):
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
 
     _rewrite(path, bump)
-    with pytest.raises(ValueError, match=r"format version 99, written by a newer softmaxreg: upgrade"):
+    with pytest.raises(ValueError, match=r"version 99, written by a newer softmaxreg: upgrade"):
         SoftmaxRegression.load(path)
 
     np.savez(tmp_path / "other.npz", a=np.ones(3))
