@@ -151,6 +151,11 @@ def save_model(model: Any, path: Any) -> None:
 def _read(path: Path) -> tuple[dict[str, np.ndarray], Any]:
     """The arrays and the parsed metadata of a model file; ValueError naming it otherwise."""
     name = repr(str(path))
+
+    def corrupt(why: Any) -> ValueError:
+        return ValueError(f"{name} is not a readable softmaxreg model (truncated or corrupt: "
+                          f"{why})")
+
     with open(path, "rb") as fh:
         magic = fh.read(6)
     if magic == b"\x93NUMPY":
@@ -174,17 +179,22 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], Any]:
                 raise ValueError(msg)
             try:
                 arrays = {k: data[k] for k in (*_ARRAYS, "meta")}
-            except ValueError:  # numpy's message suggests allow_pickle=True: never
+            except ValueError as exc:
+                if "pickle" not in str(exc):
+                    raise corrupt(exc) from None  # a damaged array header
+                # numpy's own message suggests allow_pickle=True: never
                 msg = (f"{name} holds Python objects (pickled data), which softmaxreg never "
                        f"loads: it is not a softmaxreg model file")
                 raise ValueError(msg) from None
-            meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, KeyError) as exc:
-        msg = f"{name} is not a readable softmaxreg model (truncated or corrupt: {exc})"
-        raise ValueError(msg) from None
-    except json.JSONDecodeError as exc:
-        msg = f"{name} is not a readable softmaxreg model (its metadata is not JSON: {exc})"
-        raise ValueError(msg) from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise corrupt(exc) from None
+    odd = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]
+    if odd:  # np.load hands back the raw bytes of an entry that is not an array
+        raise corrupt(f"{odd} are not NumPy arrays")
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise corrupt(f"its metadata is not JSON: {exc}") from None
     return arrays, meta
 
 

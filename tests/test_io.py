@@ -98,6 +98,12 @@ def test_damaged_files_are_refused(tmp_path, fitted):
     with pytest.raises(ValueError, match=r"version 99, written by a newer softmaxreg: upgrade"):
         SoftmaxRegression.load(path)
 
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as z:
+        for name in ("coef", "intercept", "classes", "meta"):
+            z.writestr(f"{name}.npy", b"not an array header")
+    with pytest.raises(ValueError, match=r"truncated or corrupt: \['coef', 'intercept', "):
+        SoftmaxRegression.load(tmp_path / "raw.npz")
+
     np.savez(tmp_path / "other.npz", a=np.ones(3))
     with pytest.raises(ValueError, match=r"not a softmaxreg model: missing"):
         SoftmaxRegression.load(tmp_path / "other.npz")
