@@ -125,6 +125,34 @@ def nonfinite_message(bad: int) -> str:
     return f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
 
 
+def check_finite_host(X: np.ndarray) -> None:
+    """NaN/inf in a NumPy ``X``: the same message as for device arrays, no RuntimeWarning."""
+    with np.errstate(all="ignore"):
+        bad = int(np.count_nonzero(~np.isfinite(X)))
+    if bad:
+        raise ValueError(nonfinite_message(bad))
+
+
+def check_magnitude(X: Any, xp: Any) -> None:
+    """Refuse values so large that the solver's products overflow in ``X``'s dtype.
+
+    A gradient entry is about as large as ``X``, and the line search multiplies two
+    of them: past the square root of the dtype's largest number (divided by 1000 for
+    the sums) they overflow to inf. For float32 that is 1.8e16, for float64 1e151.
+    """
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return
+    limit = math.sqrt(float(np.finfo(np.dtype(str(X.dtype).rsplit(".", 1)[-1])).max)) / 1e3
+    top = float(xp.max(xp.abs(X)))
+    if top > limit:
+        name = str(X.dtype).rsplit(".", 1)[-1]
+        msg = (f"`X` holds values up to {top:.3g}, too large for {name} arithmetic (the "
+               f"solver's products would overflow past {limit:.2g}): standardise `X` first, "
+               f"e.g. with sklearn.preprocessing.StandardScaler"
+               + ("" if name == "float64" else ", or fit with dtype='float64'"))
+        raise ValueError(msg)
+
+
 def labels_to_host(y: Any, X: Any) -> np.ndarray:
     if y is None:
         msg = "SoftmaxRegression requires y to be passed, but the target y is None"

@@ -87,7 +87,9 @@ def to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "to_numpy") and not aac.is_array_api_obj(x):  # pandas
         return x.to_numpy()
     if aac.is_torch_array(x):
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        # NumPy has no bfloat16: such tensors come back as float32, which holds them exactly
+        return (x.float() if str(x.dtype) == "torch.bfloat16" else x).numpy()
     if aac.is_cupy_array(x):
         return x.get()
     if aac.is_dask_array(x):

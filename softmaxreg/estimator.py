@@ -25,6 +25,8 @@ from ._compat import (
 from ._kernel import _loss_and_grad
 from ._validation import (
     InvalidParameterError,
+    check_finite_host,
+    check_magnitude,
     check_bool,
     check_choice,
     check_int,
@@ -282,7 +284,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             y_host = labels_to_host(y, X)
         else:
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                                      ensure_min_samples=1)
+                                      ensure_min_samples=1, ensure_all_finite=False)
+            check_finite_host(X)
             y_host = np.asarray(y_host)
         check_classification_targets(y_host)
         classes, y_codes = np.unique(y_host, return_inverse=True)
@@ -307,6 +310,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         xp = array_namespace(("X", X))
         if dtype_name(X.dtype) != dtype:
             X = xp.astype(X, getattr(xp, dtype) if not is_dask_namespace(xp) else np.dtype(dtype))
+        if not is_dask_namespace(xp):
+            check_magnitude(X, xp)
         if is_dask_namespace(xp):
             from .distributed import prepare_dask
 
@@ -493,7 +498,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 xp = array_namespace(("X", X))
                 X = xp.astype(X, np.dtype(dtype) if is_dask_namespace(xp) else getattr(xp, dtype))
             return X
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
+                          ensure_all_finite=False)
+        check_finite_host(X)
         if backend == "numpy":
             return X.astype(dtype, copy=False)
         return backends.asarray(X, backend=backend, device=dev, dtype=dtype)
@@ -541,6 +548,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return idx.map_blocks(lambda i: classes[i], dtype=classes.dtype)
         if is_numpy(xp) or classes.dtype.kind not in "biuf":
             return classes[backends.to_numpy(idx)]
+        if classes.dtype.kind == "u" and classes.dtype.itemsize > 1:
+            # torch cannot gather from uint16/32/64 tensors: pick the labels on the host
+            labels = classes[backends.to_numpy(idx)]
+            return backends.asarray(labels, backend=self.backend_, device=self.device_)
         cls = backends.asarray(classes, backend=self.backend_, device=self.device_)
         return xp.take(cls, idx, axis=0)
 

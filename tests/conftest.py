@@ -10,6 +10,7 @@ Dask.
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ import numpy as np
 import pytest
 from _helpers import Backend
 from hypothesis import HealthCheck, settings
+from hypothesis.database import (
+    DirectoryBasedExampleDatabase,
+    MultiplexedDatabase,
+    ReadOnlyDatabase,
+)
 
 from softmaxreg import backends
 from softmaxreg._compat import device as array_device
@@ -28,16 +34,37 @@ try:  # JAX computes in float32 unless told otherwise; the suite checks float64 
 except ImportError:  # pragma: no cover - jax is part of the test extra
     pass
 
-settings.register_profile(
-    "ci", derandomize=True, max_examples=20, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    print_blob=True,
+# Past failures, committed: every run replays them first (read-only here, so a run never
+# edits the repository); new failures go to the usual local .hypothesis/ folder. To keep
+# one, copy its entry from .hypothesis/examples into tests/hypothesis-db and commit it.
+_DB = MultiplexedDatabase(
+    DirectoryBasedExampleDatabase(Path(__file__).resolve().parents[1] / ".hypothesis" / "examples"),
+    ReadOnlyDatabase(DirectoryBasedExampleDatabase(Path(__file__).with_name("hypothesis-db"))),
 )
-settings.register_profile(
-    "dev", max_examples=100, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+# ci: a fresh random seed every run (printed in the header; HYPOTHESIS_SEED=N repeats it)
+settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_QUIET,
+                          print_blob=True, database=_DB)
+settings.register_profile("dev", max_examples=100, deadline=None,
+                          suppress_health_check=_QUIET, database=_DB)
+# fuzz: thousands of draws per property (HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py)
+settings.register_profile("fuzz", max_examples=2000, deadline=None,
+                          suppress_health_check=_QUIET, print_blob=True, database=_DB)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+SEED = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # runs before hypothesis's own pytest_configure (conftest hooks are registered
+    # later, so they are called first), which applies --hypothesis-seed
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = SEED
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.getoption("hypothesis_seed", None)
+    return f"hypothesis seed: {seed} (repeat this run with HYPOTHESIS_SEED={seed})"
+
 
 ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "torch:cuda", "jax", "dask", "cupy")
 GPU_BACKENDS = ("torch:cuda", "cupy")
