@@ -411,8 +411,9 @@ def output_folder(path: Any, *, force: bool = False, inputs: Iterable[Any] = ()
             msg = f"{str(path)!r} was just created by another program: choose another --out"
             raise DataError(msg) from None
         claimed = True
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
+    tmp: Path | None = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
         os.chmod(tmp, 0o777 & ~umask())
         (tmp / MARKER).write_text("written by softmaxreg: `--force` may replace this folder\n")
         yield tmp
@@ -432,4 +433,5 @@ def output_folder(path: Any, *, force: bool = False, inputs: Iterable[Any] = ()
                 os.rmdir(path)  # only while empty: whatever someone put there stays
         raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

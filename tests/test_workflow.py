@@ -268,10 +268,19 @@ def test_output_folder_filled_by_someone_else_is_kept(tmp_path):
     assert _listing(tmp_path) == ["run"]
 
 
-def test_output_folder_failure_removes_the_claim(tmp_path):
+def test_output_folder_failure_removes_the_claim(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         with output_folder(tmp_path / "run"):
             raise RuntimeError("boom")
+    assert _listing(tmp_path) == []
+
+    def no_space(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr("tempfile.mkdtemp", no_space)
+    with pytest.raises(OSError, match="no space"):
+        with output_folder(tmp_path / "run"):
+            pytest.fail("must not start")
     assert _listing(tmp_path) == []
 
 
