@@ -86,3 +86,25 @@ def require(name: str) -> None:
 
 def is_gpu(name: str) -> bool:
     return name in ("torch:cuda", "cupy")
+
+
+def reference_step(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, *,
+                   l2: float = 1e-4, lr: float = 0.1) -> tuple[float, np.ndarray, np.ndarray]:
+    """Loss at ``(W, b)`` and the parameters after one SGD step, in float64 NumPy, written
+    out independently of softmaxreg's kernel: what every timed step must reproduce."""
+    X64, W64, b64 = (np.asarray(a, np.float64) for a in (X, W, b))
+    Z = X64 @ W64 + b64
+    Z -= Z.max(axis=1, keepdims=True)
+    logp = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    n = X.shape[0]
+    loss = -logp[np.arange(n), y].mean() + l2 / 2 * (W64**2).sum()
+    G = np.exp(logp)
+    G[np.arange(n), y] -= 1.0
+    G /= n
+    return loss, W64 - lr * (X64.T @ G + l2 * W64), b64 - lr * G.sum(axis=0)
+
+
+def assert_close_float32(got: Any, expected: Any, what: str) -> None:
+    """float32 results against a float64 reference: rounding of sums over many rows."""
+    got = np.asarray(backends.to_numpy(got), np.float64)
+    np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-6, err_msg=what)

@@ -12,7 +12,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from _common import is_gpu, problem, require, shapes, sync
+from _common import assert_close_float32, is_gpu, problem, reference_step, require, shapes, sync
 
 import softmaxreg as sr
 from softmaxreg import backends
@@ -71,7 +71,7 @@ def _torch_native(device: str, X, y, W, b):
         loss = torch.nn.functional.cross_entropy(lin(Xt), yt)
         loss.backward()
         opt.step()
-        return sync(loss)
+        return sync((loss, lin.weight.T, lin.bias))
 
     return step
 
@@ -92,7 +92,7 @@ def _jax_grad(X, y, W, b):
     @jax.jit
     def step(params):
         loss, g = jax.value_and_grad(loss_fn)(params)
-        return loss, jax.tree_util.tree_map(lambda p, q: p - 0.1 * q, params, g)
+        return loss, *jax.tree_util.tree_map(lambda p, q: p - 0.1 * q, params, g)
 
     params = (jnp.asarray(W), jnp.asarray(b))
     return lambda: jax.block_until_ready(step(params))
@@ -119,11 +119,23 @@ def test_step(benchmark, backend, shape):
         fn = _jax_grad(X, y, W, b)
     else:
         fn = _matmuls(backend.replace("-matmuls", ""), X, y, W, b)
-    fn()  # warm-up and compilation outside the timed calls
+    first = fn()  # warm-up and compilation outside the timed calls
+    _check(backend, first, X, y, W, b)
     benchmark.group = f"step n={shape[0]} d={shape[1]} C={shape[2]}"
     benchmark.extra_info.update({"workload": "step", "n": shape[0], "d": shape[1],
                                  "C": shape[2], "backend": backend})
     benchmark(fn)
+
+
+def _check(backend: str, out, X, y, W, b) -> None:
+    """What is timed is right: a fast wrong kernel fails here, not only in the tests."""
+    if backend.endswith("-matmuls"):
+        assert_close_float32(out[0], X.astype(np.float64) @ W, f"{backend}: X @ W")
+        return
+    loss, W1, b1 = reference_step(X, y, W, b)
+    assert_close_float32(out[0], loss, f"{backend}: loss")
+    assert_close_float32(out[1], W1, f"{backend}: W after one step")
+    assert_close_float32(out[2], b1, f"{backend}: b after one step")
 
 
 @pytest.mark.parametrize("backend", ["numpy"])
