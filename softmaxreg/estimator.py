@@ -25,11 +25,11 @@ from ._compat import (
 from ._kernel import _loss_and_grad
 from ._validation import (
     InvalidParameterError,
-    check_finite_host,
-    check_magnitude,
     check_bool,
     check_choice,
+    check_finite_host,
     check_int,
+    check_magnitude,
     check_number,
     check_random_state,
     float_dtype_name,
@@ -361,7 +361,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     raise ValueError(msg)
             sw = base * per_class[y_codes]
         if sw is not None and not sw.sum() > 0:
-            msg = "the sample and class weights are all zero: at least one row needs weight > 0"
+            msg = ("the row weights from `sample_weight` and `class_weight` are all zero: "
+                   "at least one row needs weight > 0")
             raise ValueError(msg)
         return sw
 

@@ -118,7 +118,12 @@ def _safe_max(Z: Any, *, axis: int, xp: Any) -> Any:
 
 def _logsumexp(Z: Any, *, axis: int, keepdims: bool, xp: Any) -> Any:
     m = _safe_max(Z, axis=axis, xp=xp)
-    out = xp.log(xp.sum(xp.exp(Z - m), axis=axis, keepdims=True)) + m
+    s = xp.sum(xp.exp(Z - m), axis=axis, keepdims=True)
+    # an empty sum (a row of only -inf) has log -inf; taking log(0) would also warn
+    positive = s > 0
+    log_s = xp.where(positive, xp.log(xp.where(positive, s, xp.ones_like(s))),
+                     xp.full_like(s, -math.inf))
+    out = log_s + m
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
@@ -416,6 +421,7 @@ def _row_weights(
         w = cw if w is None else w * cw
     positive = None if w is None or n == 0 else xp.sum(w) > 0
     if positive is not None and not is_lazy(positive) and not bool(positive):
-        msg = "the sample and class weights are all zero: at least one row needs weight > 0"
+        msg = ("the row weights from `sample_weight` and `class_weight` are all zero: at least "
+               "one row needs weight > 0")
         raise ValueError(msg)
     return w

@@ -196,3 +196,13 @@ def test_cli_trains_on_parquet_files(client, tmp_path, capsys):
     assert code == 0
     code = main(["train", str(folder / "*.parquet"), "--target", "lable", "--backend", "dask"])
     assert code == 2 and "did you mean 'label'" in capsys.readouterr().err
+
+
+def test_weighted_fit_on_the_cluster_equals_numpy(client):
+    """Non-uniform sample weights: the objective is normalised by their sum, not by n."""
+    X, y = lazy_problem(seed=5, n=60_000)
+    Xn, yn = dask.compute(X, y)
+    sw = np.random.default_rng(3).uniform(0.1, 5.0, size=len(yn))
+    ours = SoftmaxRegression(C=0.01, tol=1e-8).fit(X, y, sample_weight=sw)
+    ref = SoftmaxRegression(C=0.01, tol=1e-8).fit(Xn, yn, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)

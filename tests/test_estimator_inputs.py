@@ -184,3 +184,55 @@ def test_dask_unknown_chunk_sizes_are_computed(dask_model):
     assert np.isnan(Xd.shape[0])
     m = SoftmaxRegression().fit(Xd, yd)
     np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- behaviour
+# Each of these was a one-line bug that no test caught (a mutation-testing sample).
+
+
+def test_warm_start_starts_from_the_previous_optimum():
+    """Ignoring warm_start still passed the old test (86 < 89 iterations)."""
+    from sklearn.datasets import load_digits
+
+    X = StandardScaler().fit_transform(load_digits().data)
+    y = load_digits().target
+    m = SoftmaxRegression(tol=1e-5, max_iter=1000).fit(X, y)
+    assert m.n_iter_ > 20
+    m.set_params(warm_start=True)
+    m.fit(X, y)
+    assert m.n_iter_ <= 2  # already at the optimum
+    m.set_params(warm_start=False)
+    m.fit(X, y)
+    assert m.n_iter_ > 20
+
+
+def test_early_stopping_tol_is_the_improvement_needed():
+    X, y = iris()
+    kw = {"solver": "adam", "learning_rate": 0.01, "max_iter": 100, "early_stopping": True,
+          "n_iter_no_change": 3, "random_state": 0}
+    m = SoftmaxRegression(tol=10.0, **kw).fit(X, y)
+    assert m.n_iter_ == 4  # the first epoch sets the best; no later one gains 10
+    with pytest.warns(ConvergenceWarning):  # still improving by more than 1e-4 at 100
+        m = SoftmaxRegression(tol=1e-4, **kw).fit(X, y)
+    assert m.n_iter_ == 100
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_sample_weights_are_refused(bad):
+    X, y = iris()
+    sw = np.ones(len(y))
+    sw[4] = bad
+    with pytest.raises(ValueError, match=r"`sample_weight` contains NaN or infinite"):
+        SoftmaxRegression().fit(X, y, sample_weight=sw)
+
+
+def test_lbfgs_iterations_are_on_par_with_scikit_learn():
+    """Without the initial Hessian scaling L-BFGS takes 3-5x more iterations."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    X = StandardScaler().fit_transform(load_digits().data)
+    y = load_digits().target
+    ours = SoftmaxRegression(tol=1e-6, max_iter=2000).fit(X, y).n_iter_
+    theirs = int(LogisticRegression(tol=1e-6, max_iter=2000).fit(X, y).n_iter_[0])
+    assert ours <= 1.5 * theirs, (ours, theirs)

@@ -234,6 +234,10 @@ def test_softmax_large_logits_and_inf(bk, dtype):
     assert_array(sr.softmax(bk.asarray(Z)), expected, bk, dtype=dtype, **tol)
     lse = np.array([1e4 + np.log1p(e1), np.log1p(np.e), 5.0])
     assert_array(sr.logsumexp(bk.asarray(Z)), lse, bk, dtype=dtype, **tol)
+    # a row of only -inf: logsumexp is -inf (the log of an empty sum), not NaN
+    all_inf = bk.asarray(np.array([[-np.inf, -np.inf], [0.0, 0.0]], dtype=dtype))
+    assert_array(sr.logsumexp(all_inf), np.array([-np.inf, np.log(2.0)]), bk, dtype=dtype,
+                 **tol)
     # the naive formula overflows in float32: the max-shift is what makes this finite
     with np.errstate(over="ignore", invalid="ignore"):
         naive = np.exp(Z[:1]) / np.exp(Z[:1]).sum()
@@ -331,7 +335,7 @@ def test_value_errors_on_eager_backends(eager_bk):
     sw[2] = -0.5
     with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0, got 1 negative"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(sw))
-    with pytest.raises(ValueError, match=r"weights are all zero"):
+    with pytest.raises(ValueError, match=r"`sample_weight` and `class_weight` are all zero"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(np.zeros(len(y))))
     with pytest.raises(ValueError, match=r"`l2` must be a finite number >= 0.0, got -1.0"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), l2=-1.0)
