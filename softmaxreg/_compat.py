@@ -18,6 +18,7 @@ __all__ = [
     "array_namespace",
     "backend_name",
     "check_same_device",
+    "checked",
     "device",
     "dtype_name",
     "is_dask_namespace",
@@ -148,6 +149,32 @@ def without_grad(x: Any) -> Any:
     if getattr(x, "requires_grad", False) and aac.is_torch_array(x):
         return x.detach()
     return x
+
+
+def checked(A: Any, check: Any, *stats: Any) -> Any:
+    """``A`` once ``check(*stats)`` has passed (it raises otherwise); ``stats`` are 0-d
+    arrays computed from the inputs.
+
+    Eager arrays are checked now. A Dask ``A`` comes back with the check in its
+    graph: whatever is computed from it raises the same error, and nothing is
+    computed here. Inside ``jax.jit`` values cannot be read, so nothing is checked.
+    """
+    if aac.is_dask_array(A):
+        import dask.array as da
+
+        index = "abcdefgh"[: A.ndim]
+        pairs = [p for stat in stats for p in (stat, "")]
+        return da.blockwise(_check_block, index, A, index, *pairs, check=check,
+                            dtype=A.dtype, meta=A._meta)
+    if any(is_lazy(stat) for stat in stats):
+        return A
+    check(*stats)
+    return A
+
+
+def _check_block(block: Any, *stats: Any, check: Any) -> Any:
+    check(*stats)
+    return block
 
 
 def dtype_name(dtype: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import array_namespace
+from ._compat import array_namespace, checked
 from ._kernel import _loss_and_grad, finish
 from ._validation import nonfinite_message
 
@@ -82,15 +82,12 @@ def check_finite_lazily(X: Any) -> Any:
     """``X`` with its finiteness check in the graph: computing anything built on it
     raises the same error as eager input when ``X`` holds NaN or inf."""
     da = require_dask()
-    bad = da.count_nonzero(~da.isfinite(X))  # 0-d, computed once for all chunks
-    return da.blockwise(_pass_if_finite, "ij", X, "ij", bad, "", dtype=X.dtype,
-                        meta=X._meta)
+    return checked(X, _raise_if_nonfinite, da.count_nonzero(~da.isfinite(X)))
 
 
-def _pass_if_finite(block: Any, bad: Any) -> Any:
+def _raise_if_nonfinite(bad: Any) -> None:
     if int(bad):
         raise ValueError(nonfinite_message(int(bad)))
-    return block
 
 
 def prepare_dask(X: Any, y_codes: np.ndarray, sw: np.ndarray | None, batch_size: int | None

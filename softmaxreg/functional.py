@@ -18,15 +18,16 @@ for the bias, computed analytically in the same pass as the loss.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from ._compat import (
     array_namespace,
     check_same_device,
+    checked,
     device,
     dtype_name,
-    is_lazy,
     without_grad,
 )
 from ._kernel import _loss_and_grad
@@ -365,38 +366,51 @@ def _check_labels(
     given = y.dtype
     if given != index:
         y = xp.astype(y, index)
-    if is_lazy(y) or y.shape[0] == 0:
-        return y  # values of lazy arrays are not read here; see CONVENTIONS
-    lo, hi = xp.min(y), xp.max(y)
-    if is_lazy(lo):  # concrete arrays captured inside jax.jit give traced reductions
+    if y.shape[0] == 0:
         return y
+    bits = xp.iinfo(given).bits if xp.isdtype(given, "unsigned integer") else None
+    # eager arrays are checked now; Dask when the result is computed (see CONVENTIONS)
+    return checked(y, functools.partial(_check_label_range, n_classes=n_classes, bits=bits),
+                   xp.min(y), xp.max(y))
+
+
+def _check_label_range(lo: Any, hi: Any, *, n_classes: int, bits: int | None) -> None:
     lo, hi = int(lo), int(hi)
     if lo < 0 or hi >= n_classes:
         bad = lo if lo < 0 else hi
-        if bad < 0 and xp.isdtype(given, "unsigned integer"):
-            bad += 2 ** xp.iinfo(given).bits  # a huge unsigned label wrapped in the cast
+        if bad < 0 and bits is not None:
+            bad += 2**bits  # a huge unsigned label wrapped in the cast to the index dtype
         msg = f"`y` holds label {bad}, outside [0, {n_classes}) for {n_classes} classes"
         raise ValueError(msg)
-    return y
 
 
-def _check_weights(A: Any, name: str, length: int, what: str, xp: Any) -> None:
+def _check_weights(A: Any, name: str, length: int, what: str, xp: Any) -> Any:
     if not (xp.isdtype(A.dtype, "real floating") or xp.isdtype(A.dtype, "integral")):
         msg = f"`{name}` must be a real numeric array, got dtype {dtype_name(A.dtype)}"
         raise TypeError(msg)
     if A.ndim != 1 or A.shape[0] != length:
         msg = f"`{name}` must have shape ({length},) to match {what}, got {tuple(A.shape)}"
         raise ValueError(msg)
-    if is_lazy(A) or length == 0:
-        return
-    n_neg = xp.count_nonzero(A < 0)
-    if is_lazy(n_neg):
-        return
+    if length == 0:
+        return A
+    finite = xp.isfinite(A) if xp.isdtype(A.dtype, "real floating") else A == A
+    return checked(A, functools.partial(_check_weight_values, name=name),
+                   xp.count_nonzero(A < 0), xp.min(A), xp.count_nonzero(~finite))
+
+
+def _check_weight_values(n_neg: Any, low: Any, n_bad: Any, *, name: str) -> None:
     if n_neg := int(n_neg):
-        msg = f"`{name}` must be >= 0, got {n_neg} negative value(s) (min {float(xp.min(A))})"
+        msg = f"`{name}` must be >= 0, got {n_neg} negative value(s) (min {float(low)})"
         raise ValueError(msg)
-    if not bool(xp.all(xp.isfinite(A))):
+    if int(n_bad):
         msg = f"`{name}` must be finite, got NaN or infinite values"
+        raise ValueError(msg)
+
+
+def _check_some_weight(total: Any) -> None:
+    if not float(total) > 0:
+        msg = ("the row weights from `sample_weight` and `class_weight` are all zero: at least "
+               "one row needs weight > 0")
         raise ValueError(msg)
 
 
@@ -413,15 +427,12 @@ def _row_weights(
     """Per-row weights ``sample_weight[i] * class_weight[y_i]`` in ``dtype``, or None."""
     w = None
     if sample_weight is not None:
-        _check_weights(sample_weight, "sample_weight", n, "the rows", xp)
+        sample_weight = _check_weights(sample_weight, "sample_weight", n, "the rows", xp)
         w = xp.astype(sample_weight, dtype)
     if class_weight is not None:
-        _check_weights(class_weight, "class_weight", n_classes, "the classes", xp)
+        class_weight = _check_weights(class_weight, "class_weight", n_classes, "the classes", xp)
         cw = xp.take(xp.astype(class_weight, dtype), y, axis=0)
         w = cw if w is None else w * cw
-    positive = None if w is None or n == 0 else xp.sum(w) > 0
-    if positive is not None and not is_lazy(positive) and not bool(positive):
-        msg = ("the row weights from `sample_weight` and `class_weight` are all zero: at least "
-               "one row needs weight > 0")
-        raise ValueError(msg)
-    return w
+    if w is None or n == 0:
+        return w
+    return checked(w, _check_some_weight, xp.sum(w))

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import softmaxreg as sr
-from softmaxreg._kernel import _loss_and_grad
+from softmaxreg._kernel import BLOCK_ROWS, _loss_and_grad
 from softmaxreg.testing import check_grad
 
 # On JAX these run under jax.jit, on Dask with compute() forbidden (see conftest).
@@ -177,25 +177,64 @@ def test_blocked_and_native_paths_equal_generic(name, block_rows, weights, worke
 shapes = st.tuples(st.integers(1, 12), st.integers(1, 4), st.integers(2, 4))
 
 
-@given(shape=shapes, seed=st.integers(0, 2**32 - 1), weighted=st.booleans(),
-       l2=st.sampled_from([0.0, 1e-3, 0.5, 3.0]))
-def test_gradient_equals_finite_differences(bk, shape, seed, weighted, l2):
+LABEL_DTYPES = ("int8", "int16", "int32", "int64", "uint8")  # every backend has these
+
+
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1), sample_w=st.booleans(),
+       class_w=st.booleans(), label_dtype=st.sampled_from(LABEL_DTYPES),
+       l2=st.sampled_from([0.0, 1e-3, 0.5, 3.0]), scale=st.sampled_from([1.0, 10.0]))
+def test_gradient_equals_finite_differences(bk, shape, seed, sample_w, class_w, label_dtype,
+                                            l2, scale):
     """Analytic gradient = central finite differences of the loss, float64, any backend."""
     n, d, C = shape
     rng = np.random.default_rng(seed)
     X = rng.uniform(-3, 3, size=(n, d))
-    y = rng.integers(0, C, size=n)
-    W = rng.uniform(-2, 2, size=(d, C))
+    y = rng.integers(0, C, size=n).astype(label_dtype)
+    W = scale * rng.uniform(-2, 2, size=(d, C))  # logits up to about 100 at scale 10
     b = rng.uniform(-2, 2, size=C)
     kw = {"l2": l2}
-    if weighted:
+    if sample_w:
         sw = rng.uniform(0, 3, size=n)
         sw[0] = 1.0  # at least one row carries weight
-        kw |= {"sample_weight": bk.asarray(sw),
-               "class_weight": bk.asarray(rng.uniform(0.1, 3, size=C))}
+        kw["sample_weight"] = bk.asarray(sw)
+    if class_w:
+        kw["class_weight"] = bk.asarray(rng.uniform(0.1, 3, size=C))
     a = bk.asarray
     # check_grad reads float losses, so on Dask it computes outside the core on purpose
     assert check_grad(a(X), a(y), a(W), a(b), **kw) < 1e-6
+
+
+@st.composite
+def big_cases(draw):
+    """Shapes past the CPU block size (blocked and threaded paths), or many classes."""
+    n = draw(st.sampled_from([1, 2, 37, BLOCK_ROWS - 1, BLOCK_ROWS + 1, 2 * BLOCK_ROWS + 5]))
+    C = draw(st.sampled_from([1, 2, 3, 10, 200, 1000]) if n < BLOCK_ROWS
+             else st.sampled_from([1, 2, 3, 10]))
+    return n, draw(st.integers(1, 6)), C
+
+
+@given(shape=big_cases(), seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from(
+    ["float32", "float64"]), sample_w=st.booleans(), class_w=st.booleans(),
+    label_dtype=st.sampled_from(LABEL_DTYPES))
+def test_loss_and_grad_property_against_the_reference(bk, shape, seed, dtype, sample_w,
+                                                      class_w, label_dtype):
+    n, d, C = shape
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    top = min(C, np.iinfo(label_dtype).max + 1)
+    y = rng.integers(0, top, size=n)
+    W = rng.normal(size=(d, C)).astype(dtype)
+    b = rng.normal(size=C).astype(dtype)
+    sw = rng.uniform(0.1, 3, size=n).astype(dtype) if sample_w else None
+    cw = rng.uniform(0.1, 3, size=C).astype(dtype) if class_w else None
+    a = bk.asarray
+    got = sr.loss_and_grad(a(X), a(y.astype(label_dtype)), a(W), a(b), l2=0.1,
+                           sample_weight=None if sw is None else a(sw),
+                           class_weight=None if cw is None else a(cw))
+    ref = reference(X, y, W, b, 0.1, sw, cw)
+    tol = {"rtol": 50 * RTOL[dtype], "atol": 50 * ATOL[dtype]}  # sums over up to 16k rows
+    for g, r in zip(got, ref, strict=True):
+        assert_array(g, r, bk, dtype=dtype, **tol)
 
 
 # ----------------------------------------------------------------------------- stability

@@ -141,8 +141,8 @@ def core_cases(draw):
 
 
 def _expected_error(case):
-    """(exception types, argument names) the core must raise for this case, or None."""
-    lazy = case["lib"] == "dask"
+    """(exception type, argument names) the core must raise for this case, or None.
+    On Dask the value checks raise when the result is computed."""
     if case["layout"] == "dataframe":
         return TypeError, {"X", "y", "W", "b", "sample_weight", "class_weight"}
     if case["x_dtype"] not in ("float32", "float64"):
@@ -151,9 +151,9 @@ def _expected_error(case):
         return TypeError, {"y"}
     if case["n"] == 0:
         return ValueError, {"X"}
-    if case["bad_label"] and not lazy:
+    if case["bad_label"]:
         return ValueError, {"y"}
-    if case["sw"] in ("negative", "nan", "zeros") and not lazy:
+    if case["sw"] in ("negative", "nan", "zeros"):
         return ValueError, {"sample_weight", "class_weight"}
     return None
 
@@ -329,4 +329,8 @@ def test_estimator_fuzz(case):
     rtol = 1e-4 if case["x_dtype"] == "float32" else 1e-9
     np.testing.assert_allclose(_host(m.coef_), ref.coef_, rtol=rtol,
                                atol=rtol * (1 + np.abs(ref.coef_).max()))
-    np.testing.assert_array_equal(backends.to_numpy(m.predict(Xin)), ref.predict(Xref))
+    # predictions agree wherever the reference is not at a tie (equal rows, equal logits)
+    top2 = np.sort(ref.predict_proba(Xref), axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-6
+    np.testing.assert_array_equal(backends.to_numpy(m.predict(Xin))[clear],
+                                  ref.predict(Xref)[clear])

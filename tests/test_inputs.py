@@ -126,3 +126,26 @@ def test_errors_name_the_argument(call, match):
     X, y, W, b, _, _ = problem(n=6, C=3)
     with pytest.raises((TypeError, ValueError), match=match):
         call((X, y, W, b))
+
+
+def test_dask_values_are_checked_when_computed():
+    """Lazy arrays are checked lazily, with the eager messages; nothing computes early."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, y, W, b, sw, _ = problem(n=40, C=3, weights=True)
+    bad_y, bad_sw = y.copy(), sw.copy()
+    bad_y[7], bad_sw[3] = 5, -1.0
+    lazy = [da.from_array(a, chunks=10) for a in (X, bad_y, W, b, sw, bad_sw)]
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("computed before asked to")
+
+    with dask.config.set(scheduler=forbidden):
+        by_label = sr.loss_and_grad(lazy[0], lazy[1], lazy[2], lazy[3])
+        by_weight = sr.loss_and_grad(lazy[0], da.from_array(y, chunks=10), lazy[2], lazy[3],
+                                     sample_weight=lazy[5])
+    with pytest.raises(ValueError, match=r"`y` holds label 5, outside \[0, 3\)"):
+        dask.compute(*by_label)
+    with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0, got 1 negative"):
+        dask.compute(*by_weight)
