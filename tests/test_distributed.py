@@ -190,8 +190,9 @@ def test_cli_trains_on_parquet_files(client, tmp_path, capsys):
     text = capsys.readouterr()
     assert code == 0, text.err
     assert "on Dask (3 chunks)" in text.out
-    assert sorted(p.name for p in out.iterdir()) == ["loss_curve.png", "metrics.json",
-                                                     "model.npz", "preprocess.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".softmaxreg", "loss_curve.png",
+                                                     "metrics.json", "model.npz",
+                                                     "preprocess.json"]
     code = main(["predict", str(out), "--row", "a=0", "b=0", "c=0", "--json"])
     assert code == 0
     code = main(["train", str(folder / "*.parquet"), "--target", "lable", "--backend", "dask"])
