@@ -21,6 +21,8 @@ __all__ = [
     "checked",
     "device",
     "dtype_name",
+    "is_array",
+    "is_dask_array",
     "is_dask_namespace",
     "is_jax_namespace",
     "is_lazy",
@@ -36,6 +38,8 @@ __all__ = [
 BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
 
 device = aac.device
+is_array = aac.is_array_api_obj
+is_dask_array = aac.is_dask_array
 is_numpy_namespace = aac.is_numpy_namespace
 is_torch_namespace = aac.is_torch_namespace
 is_jax_namespace = aac.is_jax_namespace

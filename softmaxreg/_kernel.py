@@ -15,6 +15,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,62 +29,74 @@ from ._compat import (
     is_writeable,
 )
 
-__all__ = ["BLOCK_ROWS", "CPU_THREADS", "available_cpus", "cpu_workers"]
+__all__ = ["BLOCK_ROWS", "CPU_THREADS", "Ops", "available_cpus", "cpu_workers", "kernel", "ops_for"]
 
 #: Rows per block in the CPU hot path: the (C, 8192) temporaries (320 KB in float32
 #: at C=10) stay in a core's L2 cache; 8192 measured best of 4096-32768 on NumPy and torch.
 BLOCK_ROWS = 8192
 
 
-def _block_rows(X: Any, xp: Any) -> int:
-    """Row-block size: blocks on eager CPU backends, one block elsewhere.
+@dataclass(frozen=True)
+class Ops:
+    """How one backend runs the kernel; chosen once by :func:`ops_for`, so the loop below
+    asks no questions about libraries.
 
-    Lazy backends (Dask, traced JAX) build one graph, and GPUs want big
-    matrix products, so they get the whole array at once.
+    A new backend or a new input kind (sparse matrices, a GPU fast path) gets its
+    own ``Ops``, tested against the generic one, instead of a new ``if`` in the loop.
     """
-    n = X.shape[0]
-    if is_numpy_namespace(xp) or (is_torch_namespace(xp) and X.device.type == "cpu"):
-        return BLOCK_ROWS
-    return n
+
+    name: str  # "numpy", "torch", "jax" or "generic"
+    xp: Any
+    block_rows: int | None  # rows per block (cache-sized on CPUs); None: all rows at once
+    inplace: bool  # may update its own temporaries in place
+    scatter: bool  # a native flat gather/scatter at the labels (else a mask over the block)
+    workers: int  # threads that share the row blocks (NumPy); 1: none
+    row_major: bool  # one fused (n, C) expression (XLA fuses it best) instead of blocks
+    logits: Callable[[Any, Any, Any], Any]  # (Xb, W, b) -> fresh class-major (C, nb) logits
+    exp: Callable[[Any], Any]  # exp(Z), written into Z where ``inplace``
 
 
-def _loss_and_grad(
-    X: Any,
-    y: Any,
-    W: Any,
-    b: Any,
-    *,
-    l2: float,
-    w: Any,
-    xp: Any,
-    total: Any = None,
-    block_rows: int | None = None,
-    native: bool = True,
-    workers: int | None = None,
-) -> tuple[Any, Any, Any]:
-    """The kernel behind :func:`loss_and_grad`; trusts its inputs.
+def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = None,
+            workers: int | None = None) -> Ops:
+    """The kernel's operations for data ``X`` of namespace ``xp``.
+
+    ``native=False`` gives the plain generic path written against the standard
+    alone; ``block_rows`` and ``workers`` override the defaults. Tests compare
+    every native bundle with the generic one.
+    """
+    if native and is_numpy_namespace(xp):
+        return Ops("numpy", xp, block_rows or BLOCK_ROWS, True, True,
+                   cpu_workers() if workers is None else workers, False,
+                   _numpy_logits, _numpy_exp)
+    if native and is_torch_namespace(xp):
+        cpu = X.device.type == "cpu"  # GPUs want whole matrix products, not blocks
+        return Ops("torch", xp, block_rows or (BLOCK_ROWS if cpu else None), True, True, 1,
+                   False, _torch_logits, _torch_exp)
+    if native and is_jax_namespace(xp):
+        return Ops("jax", xp, None, False, False, 1, True, _generic_logits, xp.exp)
+    # lazy (Dask) and traced arrays build one graph: the whole array in one block
+    inplace = native and is_writeable(X)
+    return Ops("generic", xp, block_rows, inplace, False, 1, False, _generic_logits, xp.exp)
+
+
+def kernel(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
+           total: Any = None) -> tuple[Any, Any, Any]:
+    """Loss and gradient of softmax regression; trusts its inputs (see functional).
 
     ``w`` is the per-row weight (None for unweighted). ``total`` is what the
     sums are divided by (default ``sum(w)``, or ``n``); ``total=1`` gives the
-    plain sums that a map over row chunks adds up. ``block_rows``, ``native``
-    and ``workers`` (threads for NumPy's row blocks; default
-    :func:`cpu_workers`, 1 for none) exist so that tests can compare the fast
-    paths against the plain generic one.
+    plain sums that a map over row chunks adds up.
     """
-    if native and is_jax_namespace(xp):
-        return _loss_and_grad_row_major(X, y, W, b, l2=l2, w=w, xp=xp, total=total)
+    if ops.row_major:
+        return _row_major(ops.xp, X, y, W, b, l2=l2, w=w, total=total)
     n = X.shape[0]
+    block_rows = max(1, min(ops.block_rows or n, n)) if n else 1
+    if ops.workers > 1 and n >= 2 * block_rows:
+        return _parallel_blocks(ops, X, y, W, b, l2=l2, w=w, total=total,
+                                block_rows=block_rows)
+    xp = ops.xp
     C = W.shape[1]
     dev = device(X)
-    if block_rows is None:
-        block_rows = _block_rows(X, xp)
-    block_rows = max(1, min(block_rows, n)) if n else 1
-    if native and is_numpy_namespace(xp):
-        workers = cpu_workers() if workers is None else workers
-        if workers > 1 and n >= 2 * block_rows:
-            return _parallel_blocks(X, y, W, b, l2=l2, w=w, xp=xp, total=total,
-                                    block_rows=block_rows, workers=workers)
-    Wt = W.T  # (C, d), a view
     classes = xp.arange(C, device=dev)[:, None]
     if total is None:
         total = default_total(w, n, xp=xp)
@@ -99,23 +112,19 @@ def _loss_and_grad(
         yb = y if whole else y[start:stop]
         wb = None if w is None else (w if whole else w[start:stop])
 
-        Zt = _class_major_logits(Xb, W, Wt, b, xp=xp, native=native)
-        inplace = native and is_writeable(Zt)
-        if inplace:
+        Zt = ops.logits(Xb, W, b)
+        if ops.inplace:
             Zt -= xp.max(Zt, axis=0, keepdims=True)
         else:
             Zt = Zt - xp.max(Zt, axis=0, keepdims=True)
-        # gather/scatter at the labels: native indexing where the library has it
-        # (NumPy, torch), a mask over the (C, nb) block in standard-only code
-        scatter = inplace and (is_numpy_namespace(xp) or is_torch_namespace(xp))
-        if scatter:  # flat indices: one 1-D gather and scatter instead of 2-D fancy indexing
+        if ops.scatter:  # flat indices: one 1-D gather and scatter instead of 2-D fancy indexing
             flat = yb * (stop - start) + xp.arange(stop - start, device=dev)
             Zflat = xp.reshape(Zt, (-1,))  # a view: Zt is contiguous
             z_label = xp.take(Zflat, flat)  # shifted logit of the label
-        else:
+        else:  # a mask over the (C, nb) block, in standard-only code
             mask = classes == yb[None, :]
             z_label = xp.sum(xp.where(mask, Zt, zero), axis=0)
-        E = _exp(Zt, xp=xp, inplace=inplace)
+        E = ops.exp(Zt)
         s = xp.sum(E, axis=0)
         nll = xp.log(s) - z_label  # (nb,)
         if wb is None:
@@ -124,14 +133,14 @@ def _loss_and_grad(
         else:
             part = xp.sum(wb * nll)
             scale = wb / s
-        if scatter:
+        if ops.scatter:
             E *= scale[None, :]
             Zflat[flat] -= 1.0 if wb is None else wb  # w * (P - Y), class-major
             G = E
         else:
             label_term = (xp.astype(mask, X.dtype) if wb is None
                           else xp.where(mask, wb[None, :], zero))
-            if inplace:
+            if ops.inplace:
                 E *= scale[None, :]
                 E -= label_term
                 G = E
@@ -141,7 +150,7 @@ def _loss_and_grad(
         gb = xp.sum(G, axis=1)
         if loss_sum is None:
             loss_sum, dWt, db = part, gW, gb
-        elif is_writeable(dWt) and native:
+        elif ops.inplace:
             loss_sum += part
             dWt += gW
             db += gb
@@ -247,9 +256,9 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
-def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: Any,
-                     total: Any, block_rows: int, workers: int) -> tuple[Any, Any, Any]:
-    """NumPy row blocks dealt round-robin to ``workers`` threads, BLAS single-threaded.
+def _parallel_blocks(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
+                     total: Any, block_rows: int) -> tuple[Any, Any, Any]:
+    """NumPy row blocks dealt round-robin to ``ops.workers`` threads, BLAS single-threaded.
 
     The softmax passes between the two matrix products run in one thread
     each, so BLAS's own threads would leave the other cores idle there;
@@ -259,14 +268,14 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
     another holds the BLAS limit computes the same groups in its own thread).
     Without threadpoolctl the serial path runs instead.
     """
+    serial = replace(ops, workers=1)
     controller = _blas_controller()
     n = X.shape[0]
     starts = list(range(0, n, block_rows))
-    workers = min(workers, len(starts))
+    workers = min(ops.workers, len(starts))
     if controller is None or workers < 2:
-        return _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=xp, total=total,
-                              block_rows=block_rows, workers=1)
-    work = _block_sums(X, y, W, b, w=w, xp=xp, block_rows=block_rows)
+        return kernel(serial, X, y, W, b, l2=l2, w=w, total=total)
+    work = _block_sums(serial, X, y, W, b, w=w, block_rows=block_rows)
     groups = [starts[i::workers] for i in range(workers)]
     if _BLAS_LIMITED.acquire(blocking=False):
         try:
@@ -281,11 +290,11 @@ def _parallel_blocks(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: A
     for part in parts[1:]:
         loss, dW, db = loss + part[0], dW + part[1], db + part[2]
     if total is None:
-        total = default_total(w, n, xp=xp)
-    return finish(loss, dW, db, total=total, W=W, l2=l2, xp=xp)
+        total = default_total(w, n, xp=ops.xp)
+    return finish(loss, dW, db, total=total, W=W, l2=l2, xp=ops.xp)
 
 
-def _block_sums(X: Any, y: Any, W: Any, b: Any, *, w: Any, xp: Any, block_rows: int
+def _block_sums(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, w: Any, block_rows: int
                 ) -> Callable[[list[int]], tuple[Any, Any, Any]]:
     """A worker: the plain sums over the row blocks starting at the given rows."""
 
@@ -293,9 +302,8 @@ def _block_sums(X: Any, y: Any, W: Any, b: Any, *, w: Any, xp: Any, block_rows: 
         sums = None
         for start in group:
             rows = slice(start, start + block_rows)
-            part = _loss_and_grad(X[rows], y[rows], W, b, l2=0.0,
-                                  w=None if w is None else w[rows], xp=xp, total=1.0,
-                                  block_rows=block_rows, workers=1)
+            part = kernel(ops, X[rows], y[rows], W, b, l2=0.0,
+                          w=None if w is None else w[rows], total=1.0)
             sums = part if sums is None else tuple(a + c for a, c in
                                                    zip(sums, part, strict=True))
         return sums
@@ -303,8 +311,8 @@ def _block_sums(X: Any, y: Any, W: Any, b: Any, *, w: Any, xp: Any, block_rows: 
     return work
 
 
-def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any, xp: Any,
-                             total: Any = None) -> tuple[Any, Any, Any]:
+def _row_major(xp: Any, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
+               total: Any = None) -> tuple[Any, Any, Any]:
     """The same kernel with row-major (n, C) logits, in one fused expression.
 
     XLA fuses this layout into fewer passes than the class-major one (about
@@ -331,31 +339,32 @@ def _loss_and_grad_row_major(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: An
     return loss, dW, xp.sum(G, axis=0)
 
 
-def _class_major_logits(Xb: Any, W: Any, Wt: Any, b: Any, *, xp: Any, native: bool) -> Any:
-    """``W.T @ Xb.T + b[:, None]``, shape (C, nb): the softmax reductions then run
-    over the short axis.
-
-    On NumPy and torch the row-major product ``Xb @ W`` is faster than BLAS on
-    the transposed operands; its transpose is written into a fresh contiguous
-    block in the same pass that adds the bias. Elsewhere the library chooses.
-    """
-    if native and is_numpy_namespace(xp):
-        Zr = Xb @ W
-        return np.add(Zr.T, b[:, None], out=np.empty((Zr.shape[1], Zr.shape[0]), Zr.dtype))
-    if native and is_torch_namespace(xp):
-        Zr = Xb @ W
-        out = xp.empty((Zr.shape[1], Zr.shape[0]), dtype=Zr.dtype, device=Zr.device)
-        return xp.add(Zr.T, b[:, None], out=out)
-    return Wt @ Xb.T + b[:, None]
+# The class-major logits ``W.T @ Xb.T + b[:, None]``, shape (C, nb): the softmax
+# reductions then run over the short axis. On NumPy and torch the row-major product
+# ``Xb @ W`` is faster than BLAS on the transposed operands; its transpose is written
+# into a fresh contiguous block in the same pass that adds the bias.
 
 
-def _exp(Z: Any, *, xp: Any, inplace: bool) -> Any:
-    """``exp(Z)``, written into ``Z`` (a temporary of ours) where the backend allows it."""
-    if inplace and is_numpy_namespace(xp):
-        return np.exp(Z, out=Z)
-    if inplace and is_torch_namespace(xp):
-        return Z.exp_()
-    return xp.exp(Z)
+def _numpy_logits(Xb: Any, W: Any, b: Any) -> Any:
+    Zr = Xb @ W
+    return np.add(Zr.T, b[:, None], out=np.empty((Zr.shape[1], Zr.shape[0]), Zr.dtype))
 
 
-# --------------------------------------------------------------------------- validation
+def _torch_logits(Xb: Any, W: Any, b: Any) -> Any:
+    import torch  # only reached with torch arrays
+
+    Zr = Xb @ W
+    out = torch.empty((Zr.shape[1], Zr.shape[0]), dtype=Zr.dtype, device=Zr.device)
+    return torch.add(Zr.T, b[:, None], out=out)
+
+
+def _generic_logits(Xb: Any, W: Any, b: Any) -> Any:
+    return W.T @ Xb.T + b[:, None]
+
+
+def _numpy_exp(Z: Any) -> Any:
+    return np.exp(Z, out=Z)
+
+
+def _torch_exp(Z: Any) -> Any:
+    return Z.exp_()

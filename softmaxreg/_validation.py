@@ -6,11 +6,9 @@ import math
 import numbers
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 
-from . import backends
-from ._compat import backend_name, device
+from ._compat import is_dask_array
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -92,35 +90,6 @@ def seed(random_state: Any) -> Any:
     return random_state
 
 
-def is_numpy(xp: Any) -> bool:
-    return aac.is_numpy_namespace(xp)
-
-
-def is_device_array(x: Any) -> bool:
-    """An array of a supported library other than NumPy (those keep their own backend)."""
-    return aac.is_array_api_obj(x) and not isinstance(x, (np.ndarray, np.generic))
-
-
-def needs_move(X: Any, target: tuple[str, Any] | None) -> bool:
-    if target is None:
-        return False
-    if not is_device_array(X):
-        return target[0] != "numpy"
-    return target[1] is not None and str(device(X)) != str(target[1])
-
-
-def to_xp(a: np.ndarray, xp: Any, dev: Any) -> Any:
-    if is_numpy(xp):
-        return a
-    return xp.asarray(backends.asarray(a, backend=backend_name(xp)), device=dev)
-
-
-def weight_sum(w: Any, n: int, xp: Any) -> float:
-    if w is None:
-        return float(n)
-    return float(xp.sum(w))
-
-
 def nonfinite_message(bad: int) -> str:
     return f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
 
@@ -153,25 +122,12 @@ def check_magnitude(X: Any, xp: Any) -> None:
         raise ValueError(msg)
 
 
-def labels_to_host(y: Any, X: Any) -> np.ndarray:
-    if y is None:
-        msg = "SoftmaxRegression requires y to be passed, but the target y is None"
-        raise ValueError(msg)
-    y = backends.to_numpy(y) if is_device_array(y) or hasattr(y, "to_numpy") else np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        msg = f"`y` must be 1-D, got shape {y.shape}"
-        raise ValueError(msg)
-    return y
-
-
 def from_dask_dataframe(X: Any) -> Any:
     """Dask DataFrames as Dask arrays, and Dask arrays with known chunk sizes (both take
     one pass over the data when the row counts per chunk are unknown)."""
     mod = type(X).__module__
     if mod.startswith("dask.dataframe") or mod.startswith("dask_expr"):
         return X.to_dask_array(lengths=True)
-    if aac.is_dask_array(X) and any(math.isnan(c) for c in X.chunks[0]):
+    if is_dask_array(X) and any(math.isnan(c) for c in X.chunks[0]):
         return X.compute_chunk_sizes()
     return X

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import array_namespace, checked
-from ._kernel import _loss_and_grad, finish
+from ._kernel import finish, kernel, ops_for
 from ._validation import nonfinite_message
 
 __all__ = ["dask_loss_and_grad", "require_dask"]
@@ -34,7 +34,7 @@ def _chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, 
     W = xp.asarray(W, dtype=X.dtype)
     b = xp.asarray(b, dtype=X.dtype)
     # one thread per task: the Dask workers already keep the cores busy
-    loss, dW, db = _loss_and_grad(X, y, W, b, l2=0.0, w=w, xp=xp, total=1.0, workers=1)
+    loss, dW, db = kernel(ops_for(xp, X, workers=1), X, y, W, b, l2=0.0, w=w, total=1.0)
     weight = float(X.shape[0]) if w is None else xp.sum(w)
     return loss, dW, db, weight
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,41 +13,46 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backends, optim
 from . import solvers as S
-from ._compat import (
-    array_namespace,
-    backend_name,
-    device,
-    dtype_name,
-    is_dask_namespace,
-    library_name,
-    without_grad,
+from ._compat import array_namespace, dtype_name, is_lazy
+from ._compat import device as aac_device
+from ._plans import (
+    is_device_array,
+    labels_to_host,
+    needs_move,
+    plan_for,
+    plan_of,
+    sum_of_weights,
 )
-from ._kernel import _loss_and_grad
 from ._validation import (
     InvalidParameterError,
     check_bool,
     check_choice,
     check_finite_host,
     check_int,
-    check_magnitude,
     check_number,
     check_random_state,
     float_dtype_name,
     from_dask_dataframe,
-    is_device_array,
-    is_numpy,
-    labels_to_host,
-    needs_move,
-    nonfinite_message,
     seed,
-    to_xp,
-    weight_sum,
 )
-from .functional import forward, log_softmax, softmax
+from .functional import log_softmax, softmax
 
 __all__ = ["SoftmaxRegression"]
 
 SOLVERS = ("lbfgs", "gd", "sgd", "adam")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Training data on its backend, and the plan that knows how to use it."""
+
+    plan: Any
+    X: Any
+    y: Any  # label codes 0..C-1, beside X
+    w: Any  # row weights (sample x class weight) or None
+    classes: np.ndarray
+    y_host: np.ndarray  # the codes as NumPy (for stratified splits)
+    w_sum: float  # sum of the row weights (n when unweighted)
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -185,34 +190,31 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any, sample_weight: Any, validation_data: Any
              ) -> SoftmaxRegression:
         self._check_params()
-        data = self._prepare_data(X, y, sample_weight)
-        X, y_enc, w, classes, xp = data["X"], data["y"], data["w"], data["classes"], data["xp"]
+        data = self._prepare(X, y, sample_weight)
+        plan, X, y_enc, w, classes = data.plan, data.X, data.y, data.w, data.classes
         n_classes = len(classes)
-        dask = is_dask_namespace(xp)
-        pxp = backends.get_namespace("numpy") if dask else xp
-        dtype = X.dtype
-        pdtype = np.dtype(dtype_name(dtype)) if dask else dtype
-        pdev = None if dask else device(X)
-
         rng = np.random.default_rng(seed(self.random_state))
         val = None
         if validation_data is not None:
             if not self.early_stopping:
                 msg = "`validation_data` is used for early stopping: set early_stopping=True"
                 raise ValueError(msg)
-            val = self._prepare_validation(validation_data, classes, X, xp)
+            val = self._prepare_validation(validation_data, classes, data)
         elif self.early_stopping:
-            X, y_enc, w, val = self._split_validation(X, y_enc, w, data["y_host"], rng, xp)
+            X, y_enc, w, val = self._split_validation(data, rng)
 
-        sw_sum = data["w_sum"] if val is None else weight_sum(w, X.shape[0], xp)
+        sw_sum = data.w_sum if val is None else sum_of_weights(w, X.shape[0])
         l2 = 0.0 if math.isinf(self.C) else 1.0 / (self.C * sw_sum)
-        obj = S.Objective(X=X, y=y_enc, w=w, l2=l2, n_classes=n_classes,
-                          fit_intercept=bool(self.fit_intercept), xp=xp, pxp=pxp)
-        theta = self._initial_theta(obj, classes, pxp, pdtype, pdev)
+        obj = plan.objective(X, y_enc, w, l2=l2, n_classes=n_classes,
+                             fit_intercept=bool(self.fit_intercept))
+        theta = self._initial_theta(obj, classes, plan, X)
         progress = S.Progress(self.verbose, f"SoftmaxRegression({self.solver})")
         early = None
         if val is not None:
-            early = S.EarlyStopper(self._val_loss(obj, *val), self.n_iter_no_change, self.tol)
+            def val_loss(theta: Any) -> float:
+                return plan.loss(*val, *obj.unpack(theta))
+
+            early = S.EarlyStopper(val_loss, self.n_iter_no_change, self.tol)
 
         if self.solver == "lbfgs":
             result = S.lbfgs(obj, theta, max_iter=self.max_iter, tol=self.tol,
@@ -234,16 +236,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         S.warn_if_not_converged(result, self.solver, self.max_iter)
 
         W, b = obj.unpack(result.theta)
-        self.classes_ = classes
-        self._W, self._b = W, b
-        self.coef_ = W.T
-        self.intercept_ = b
-        self.n_iter_ = int(result.n_iter)
-        self.loss_curve_ = list(result.loss_curve)
-        self.validation_curve_ = list(result.val_curve)
-        self.backend_ = "dask" if dask else library_name(X)
-        self.device_ = None if dask else device(X)
+        self._set_fitted(W, b, backend=plan.name, device=plan.params_device(X),
+                         classes=classes, n_iter=int(result.n_iter),
+                         loss_curve=list(result.loss_curve),
+                         validation_curve=list(result.val_curve))
         return self
+
+    def _set_fitted(self, W: Any, b: Any, *, backend: str, device: Any,
+                    classes: np.ndarray | None = None, **fitted: Any) -> None:
+        """The one writer of the fitted state: ``fit``, :meth:`to` and ``io.load_model``.
+
+        ``fitted`` holds the other fitted attributes without their trailing underscore
+        (``n_iter=3`` sets ``n_iter_``); attributes not given keep their values.
+        """
+        if classes is not None:
+            self.classes_ = classes
+        for name, value in fitted.items():
+            setattr(self, f"{name}_", value)
+        self._W, self._b = W, b
+        self.coef_, self.intercept_ = W.T, b
+        self.backend_, self.device_ = backend, device
 
     def _check_params(self) -> None:
         """Every constructor parameter, by type and range, before anything is changed."""
@@ -275,13 +287,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return None
         return backends.parse_backend(self.backend, self.device)
 
-    def _prepare_data(self, X: Any, y: Any, sample_weight: Any) -> dict[str, Any]:
-        """Validate and move ``X``, ``y``, weights onto the backend; encode the labels."""
+    def _prepare(self, X: Any, y: Any, sample_weight: Any) -> _Prepared:
+        """Validate and move ``X``, ``y``, weights onto the backend; encode the labels.
+
+        The backend is decided here, once, as a data plan (:mod:`softmaxreg._plans`).
+        """
         X = from_dask_dataframe(X)
         y = from_dask_dataframe(y)
         if is_device_array(X):
-            X = self._validate_array(without_grad(X), reset=True)
-            y_host = labels_to_host(y, X)
+            X = self._validate_array(X, reset=True)
+            y_host = labels_to_host(y)
         else:
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
                                       ensure_min_samples=1, ensure_all_finite=False)
@@ -304,26 +319,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if dtype is None:
             xd = dtype_name(X.dtype)
             dtype = xd if xd in ("float32", "float64") else "float64"
-        if target is not None and library_name(X) != target[0] or needs_move(X, target):
-            name, dev = target if target is not None else (library_name(X), None)
-            X = backends.asarray(X, backend=name, device=dev, dtype=dtype)
-        xp = array_namespace(("X", X))
-        if dtype_name(X.dtype) != dtype:
-            X = xp.astype(X, getattr(xp, dtype) if not is_dask_namespace(xp) else np.dtype(dtype))
-        if not is_dask_namespace(xp):
-            check_magnitude(X, xp)
-        if is_dask_namespace(xp):
-            from .distributed import prepare_dask
-
-            X, y_enc, w = prepare_dask(X, y_codes, sw, self.batch_size)
-        else:
-            dev = device(X)
-            y_enc = xp.asarray(y_codes.astype(np.int64), device=dev) if not is_numpy(xp) \
-                else y_codes.astype(np.int64)
-            w = None if sw is None else to_xp(sw.astype(dtype), xp, dev)
-        w_sum = float(n if sw is None else sw.sum())
-        return {"X": X, "y": y_enc, "w": w, "classes": classes, "xp": xp, "y_host": y_codes,
-                "w_sum": w_sum}
+        if target is not None and (plan_of(X).name != target[0] or needs_move(X, target)):
+            X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
+        plan = plan_of(X)
+        X, y_enc, w = plan.prepare(plan.astype(X, dtype), y_codes, sw, self.batch_size)
+        return _Prepared(plan, X, y_enc, w, classes, y_codes,
+                         float(n if sw is None else sw.sum()))
 
     def _row_weights_host(self, sample_weight: Any, y_codes: np.ndarray, classes: np.ndarray,
                           n: int) -> np.ndarray | None:
@@ -389,54 +390,38 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             msg = (f"X has {d} features, but {type(self).__name__} is expecting "
                    f"{self.n_features_in_} features as input.")
             raise ValueError(msg)
-        if xp.isdtype(X.dtype, "real floating"):
-            if is_dask_namespace(xp):
-                # lazily: the error comes when the result is computed (fit checks its
-                # training data eagerly, after persisting it once)
-                from .distributed import check_finite_lazily
+        # lazy data is checked when computed; fit checks its training rows eagerly
+        # (DaskPlan.prepare), after persisting them once
+        return X if reset and is_lazy(X) else plan_of(X).check_values(X)
 
-                return X if reset else check_finite_lazily(X)
-            bad = int(xp.count_nonzero(~xp.isfinite(X)))
-            if bad:
-                raise ValueError(nonfinite_message(bad))
-        return X
-
-    def _split_validation(self, X: Any, y: Any, w: Any, y_host: np.ndarray,
-                          rng: np.random.Generator, xp: Any) -> tuple[Any, ...]:
+    def _split_validation(self, data: _Prepared, rng: np.random.Generator
+                          ) -> tuple[Any, ...]:
         from sklearn.model_selection import train_test_split
 
-        n = y_host.shape[0]
+        n = data.y_host.shape[0]
         try:
             tr, va = train_test_split(np.arange(n), test_size=self.validation_fraction,
-                                      stratify=y_host, random_state=rng.integers(2**31))
+                                      stratify=data.y_host, random_state=rng.integers(2**31))
         except ValueError as exc:
             msg = (f"`validation_fraction`={self.validation_fraction} cannot hold out a "
                    f"stratified validation set of {n} rows ({exc}); use a larger fraction "
                    f"or early_stopping=False")
             raise ValueError(msg) from None
         tr, va = np.sort(tr), np.sort(va)
+        take = data.plan.take_rows
+        val = (take(data.X, va), take(data.y, va), take(data.w, va))
+        return take(data.X, tr), take(data.y, tr), take(data.w, tr), val
 
-        def take(A: Any, idx: np.ndarray) -> Any:
-            if A is None:
-                return None
-            if is_dask_namespace(xp):
-                return A[idx]
-            return xp.take(A, to_xp(idx, xp, device(A)), axis=0)
-
-        Xv, yv, wv = take(X, va), take(y, va), take(w, va)
-        return take(X, tr), take(y, tr), take(w, tr), (Xv, yv, wv)
-
-    def _prepare_validation(self, validation_data: Any, classes: np.ndarray, X: Any, xp: Any
-                            ) -> tuple[Any, Any, None]:
+    def _prepare_validation(self, validation_data: Any, classes: np.ndarray,
+                            data: _Prepared) -> tuple[Any, Any, None]:
         """Put ``(X_val, y_val)`` on the training data's backend, labels encoded as in fit."""
         try:
             Xv, yv = validation_data
         except (TypeError, ValueError):
             msg = "`validation_data` must be a pair (X_val, y_val)"
             raise ValueError(msg) from None
-        Xv = self._predict_input(Xv, fitted=False, like=X)
-        yv = np.asarray(backends.to_numpy(yv) if is_device_array(yv) or hasattr(yv, "to_numpy")
-                        else yv).ravel()
+        Xv = self._predict_input(Xv, fitted=False, like=data)
+        yv = labels_to_host(yv)
         if yv.shape[0] != Xv.shape[0]:
             msg = f"`validation_data` has {yv.shape[0]} labels but {Xv.shape[0]} rows"
             raise ValueError(msg)
@@ -447,73 +432,46 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             msg = (f"`validation_data` holds label {yv[unknown][0]!r}, which is not among the "
                    f"training classes {classes.tolist()!r}")
             raise ValueError(msg)
-        if is_dask_namespace(xp):
-            da = backends.import_backend("dask")
-            return Xv, da.from_array(codes.astype(np.int64), chunks=(Xv.chunks[0],)), None
-        return Xv, to_xp(codes.astype(np.int64), xp, device(X)), None
+        return Xv, data.plan.labels_like(codes, Xv), None
 
-    def _val_loss(self, obj: S.Objective, Xv: Any, yv: Any, wv: Any) -> Any:
-        def val_loss(theta: Any) -> float:
-            W, b = obj.unpack(theta)
-            if is_dask_namespace(obj.xp):
-                from .distributed import dask_loss_and_grad
-
-                return float(dask_loss_and_grad(Xv, yv, W, b, l2=0.0, w=wv)[0])
-            return float(_loss_and_grad(Xv, yv, W, b, l2=0.0, w=wv, xp=obj.xp)[0])
-
-        return val_loss
-
-    def _initial_theta(self, obj: S.Objective, classes: np.ndarray, pxp: Any, dtype: Any,
-                       dev: Any) -> Any:
+    def _initial_theta(self, obj: S.Objective, classes: np.ndarray, plan: Any, X: Any
+                       ) -> Any:
+        dtype = dtype_name(X.dtype)
         if (self.warm_start and hasattr(self, "_W") and len(self.classes_) == len(classes)
                 and np.array_equal(self.classes_, classes)
                 and self._W.shape[0] == obj.n_features):
-            W = backends.asarray(self._W, backend=backend_name(pxp), device=dev, dtype=dtype)
-            b = backends.asarray(self._b, backend=backend_name(pxp), device=dev, dtype=dtype)
-            return obj.pack(W, b)
-        kw = {} if dev is None else {"device": dev}
-        return pxp.zeros((obj.size,), dtype=dtype, **kw)
+            return obj.pack(*plan.params(self._W, self._b, dtype))
+        zeros = np.zeros(obj.size, dtype=dtype)
+        return backends.asarray(zeros, backend=plan.params_backend,
+                                device=plan.params_device(X))
 
     # ------------------------------------------------------------------ predict
 
     def _predict_input(self, X: Any, *, fitted: bool = True, like: Any = None) -> Any:
-        """Validate ``X`` and put it where the model (or the array ``like``) lives."""
+        """Validate ``X`` and put it where the model (or the prepared data ``like``) lives."""
         if fitted:
             check_is_fitted(self)
-            backend, dev, dtype = self.backend_, self.device_, dtype_name(self._W.dtype)
+            plan, dtype = plan_for(self.backend_, self.device_), dtype_name(self._W.dtype)
         else:
-            lazy = aac.is_dask_array(like)
-            backend = "dask" if lazy else library_name(like)
-            dev, dtype = (None if lazy else device(like)), dtype_name(like.dtype)
+            plan, dtype = like.plan, dtype_name(like.X.dtype)
         X = from_dask_dataframe(X)
         if is_device_array(X):
-            lib = library_name(X)
-            if lib != backend or (dev is not None and device(X) != dev):
-                where = f"{backend}" + ("" if dev is None else f" on {dev}")
-                msg = (f"`X` is a {lib} array on {device(X)} but the model lives on {where}; "
-                       f"move one of them, e.g. model.to({lib!r}) or "
-                       f"softmaxreg.backends.asarray(X, backend={backend!r})")
+            got = plan_of(X)
+            if got.name != plan.name or (plan.device is not None and got.device != plan.device):
+                where = plan.name + ("" if plan.device is None else f" on {plan.device}")
+                msg = (f"`X` is a {got.name} array on {aac_device(X)} but the model lives on "
+                       f"{where}; move one of them, e.g. model.to({got.name!r}) or "
+                       f"softmaxreg.backends.asarray(X, backend={plan.name!r})")
                 raise ValueError(msg)
-            X = self._validate_array(X, reset=False)
-            if dtype_name(X.dtype) != dtype:
-                xp = array_namespace(("X", X))
-                X = xp.astype(X, np.dtype(dtype) if is_dask_namespace(xp) else getattr(xp, dtype))
-            return X
+            return plan.astype(self._validate_array(X, reset=False), dtype)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
         check_finite_host(X)
-        if backend == "numpy":
-            return X.astype(dtype, copy=False)
-        return backends.asarray(X, backend=backend, device=dev, dtype=dtype)
+        return backends.asarray(X, backend=plan.name, device=plan.device, dtype=dtype)
 
     def _logits(self, X: Any) -> tuple[Any, Any]:
         X = self._predict_input(X)
-        xp = array_namespace(("X", X))
-        W, b = self._W, self._b
-        if is_dask_namespace(xp):
-            da = backends.import_backend("dask")
-            W, b = da.from_array(np.asarray(W)), da.from_array(np.asarray(b))
-        return forward(X, W, b, xp=xp), xp
+        return plan_for(self.backend_, self.device_).logits(X, self._W, self._b)
 
     def decision_function(self, X: Any) -> Any:
         """Logits, shape (n, n_classes); for two classes the margin ``z_1 - z_0``, shape (n,).
@@ -521,20 +479,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         The two-class form is what scikit-learn's binary classifiers return:
         positive means ``classes_[1]``.
         """
-        Z, _ = self._logits(X)
+        Z = self._logits(X)
         if len(self.classes_) == 2:
             return Z[:, 1] - Z[:, 0]
         return Z
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities, shape (n, n_classes), in the model's backend."""
-        Z, xp = self._logits(X)
-        return softmax(Z, axis=1, xp=xp)
+        return softmax(self._logits(X), axis=1)
 
     def predict_log_proba(self, X: Any) -> Any:
         """Log class probabilities (numerically stable), shape (n, n_classes)."""
-        Z, xp = self._logits(X)
-        return log_softmax(Z, axis=1, xp=xp)
+        return log_softmax(self._logits(X), axis=1)
 
     def predict(self, X: Any) -> Any:
         """Predicted labels, as they were given to ``fit``.
@@ -542,24 +498,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Numeric labels come back in the model's backend; other labels (strings)
         as a NumPy array (Dask: a lazy Dask array).
         """
-        Z, xp = self._logits(X)
-        idx = xp.argmax(Z, axis=1)
-        classes = self.classes_
-        if is_dask_namespace(xp):
-            return idx.map_blocks(lambda i: classes[i], dtype=classes.dtype)
-        if is_numpy(xp) or classes.dtype.kind not in "biuf":
-            return classes[backends.to_numpy(idx)]
-        if classes.dtype.kind == "u" and classes.dtype.itemsize > 1:
-            # torch cannot gather from uint16/32/64 tensors: pick the labels on the host
-            labels = classes[backends.to_numpy(idx)]
-            return backends.asarray(labels, backend=self.backend_, device=self.device_)
-        cls = backends.asarray(classes, backend=self.backend_, device=self.device_)
-        return xp.take(cls, idx, axis=0)
+        Z = self._logits(X)
+        idx = array_namespace(("Z", Z)).argmax(Z, axis=1)
+        return plan_for(self.backend_, self.device_).pick(idx, self.classes_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy (weighted by ``sample_weight``), as a Python float."""
         pred = backends.to_numpy(self.predict(X))
-        truth = labels_to_host(y, X)
+        truth = labels_to_host(y)
         n = pred.shape[0]
         if truth.shape[0] != n:
             msg = f"`y` has {truth.shape[0]} labels but `X` has {n} rows"
@@ -579,18 +525,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Move a fitted model's weights to another backend or device (in place)."""
         check_is_fitted(self)
         name, dev = backends.parse_backend(backend, device)
-        dtype = dtype_name(self._W.dtype)
-        if name == "dask":
-            W, b = backends.to_numpy(self._W), backends.to_numpy(self._b)
-            W, b = W.astype(dtype), b.astype(dtype)
-            self.device_ = None
-        else:
-            W = backends.asarray(self._W, backend=name, device=dev, dtype=dtype)
-            b = backends.asarray(self._b, backend=name, device=dev, dtype=dtype)
-            self.device_ = aac.device(W)
-        self._W, self._b = W, b
-        self.coef_, self.intercept_ = W.T, b
-        self.backend_ = name
+        plan = plan_for(name, dev)
+        W, b = plan.params(self._W, self._b, dtype_name(self._W.dtype))
+        where = None if plan.params_backend != name else aac_device(W)
+        self._set_fitted(W, b, backend=name, device=where)
         return self
 
     def save(self, path: Any) -> None:

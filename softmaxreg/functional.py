@@ -30,7 +30,7 @@ from ._compat import (
     dtype_name,
     without_grad,
 )
-from ._kernel import _loss_and_grad
+from ._kernel import kernel, ops_for
 from ._validation import check_int, check_number
 
 __all__ = [
@@ -288,7 +288,7 @@ def loss_and_grad(
     X, W, b, sample_weight, class_weight = (
         without_grad(A) for A in (X, W, b, sample_weight, class_weight))
     w = _row_weights(y, sample_weight, class_weight, n=n, n_classes=C, dtype=X.dtype, xp=xp)
-    return _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=xp)
+    return kernel(ops_for(xp, X), X, y, W, b, l2=l2, w=w)
 
 
 def _check_floating(A: Any, name: str, xp: Any) -> None:

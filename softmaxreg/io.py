@@ -272,15 +272,11 @@ def load_model(cls: Any, path: Any, *, backend: str | None = None, device: Any =
     if params.get("C") == "inf":
         params["C"] = float("inf")
     model = cls(**params)
-    coef, intercept = arrays["coef"], arrays["intercept"]
-    model.classes_ = arrays["classes"]
-    model.n_features_in_ = meta["n_features_in"]
+    fitted = {"n_features_in": meta["n_features_in"], "n_iter": meta["n_iter"],
+              "loss_curve": list(meta["loss_curve"]),
+              "validation_curve": list(meta["validation_curve"])}
     if meta["feature_names_in"] is not None:
-        model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-    model.n_iter_ = meta["n_iter"]
-    model.loss_curve_ = list(meta["loss_curve"])
-    model.validation_curve_ = list(meta["validation_curve"])
-    model._W, model._b = np.ascontiguousarray(coef.T), intercept
-    model.coef_, model.intercept_ = model._W.T, intercept
-    model.backend_, model.device_ = "numpy", "cpu"
+        fitted["feature_names_in"] = np.asarray(meta["feature_names_in"], dtype=object)
+    model._set_fitted(np.ascontiguousarray(arrays["coef"].T), arrays["intercept"],
+                      backend="numpy", device="cpu", classes=arrays["classes"], **fitted)
     return model.to(backend or "numpy", device)

@@ -13,7 +13,6 @@ each iteration.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 import time
@@ -25,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from . import optim
-from ._compat import device, dtype_name, is_dask_namespace, is_jax_namespace
-from ._kernel import _loss_and_grad
+from ._compat import dtype_name
+from .backends import to_numpy
 
 __all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
 
@@ -46,33 +45,34 @@ def host_scalars(xp: Any, *values: Any) -> list[float]:
     if len(values) == 1:
         return [float(values[0])]
     stacked = xp.stack([xp.reshape(v, ()) for v in values])
-    from .backends import to_numpy
-
     return [float(v) for v in to_numpy(stacked)]
+
+
+#: ``(W, b, batch) -> (loss, dW, db)``: the objective's value and gradient on one batch
+#: of rows (``None``: all of them). What a batch is (an index array, a Dask chunk number)
+#: is the data plan's business; the solvers only pass them back.
+Evaluate = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
 
 
 @dataclass
 class Objective:
     """``theta -> (f, grad)`` for L2-regularised softmax regression on fixed data.
 
-    The L2 strength is already scaled as scikit-learn scales it,
+    Built by the data plan (:mod:`softmaxreg._plans`) that chose the backend;
+    the solvers see only these callables and the parameters' namespace. The
+    L2 strength inside ``evaluate`` is scaled as scikit-learn scales it,
     ``l2 = 1 / (C * sum(sample_weight))``, and the loss is normalised by the
     sum of the row weights, so the objective equals scikit-learn's.
     """
 
-    X: Any
-    y: Any
-    w: Any  # row weights or None
-    l2: float
+    evaluate: Evaluate
+    batches: Callable[[np.random.Generator | None, int | None], list[Any]]
+    n_features: int
     n_classes: int
     fit_intercept: bool
-    xp: Any  # namespace of the data
     pxp: Any  # namespace of the parameters (NumPy when the data is on Dask)
-    n_evals: int = 0
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
+    #: ``theta -> (f, flat grad)`` compiled as a whole (JAX), or None
+    flat: Callable[[Any], tuple[Any, Any]] | None = None
 
     @property
     def size(self) -> int:
@@ -88,59 +88,20 @@ class Objective:
         pxp = self.pxp
         return pxp.concat([pxp.reshape(W, (-1,)), b])
 
-    def grads(self, W: Any, b: Any, rows: Any = None) -> tuple[Any, Any, Any]:
-        """Loss, dW, db at ``(W, b)`` on all rows, on the index array ``rows``, or on
-        the row chunk ``rows`` when it is an ``int`` (Dask: one chunk, one batch)."""
-        self.n_evals += 1
-        X, y, w = self.X, self.y, self.w
-        if isinstance(rows, int):
-            X, y = X.blocks[rows], y.blocks[rows]
-            w = None if w is None else w.blocks[rows]
-        elif rows is not None:
-            X = self.xp.take(X, rows, axis=0)
-            y = self.xp.take(y, rows, axis=0)
-            w = None if w is None else self.xp.take(w, rows, axis=0)
-        if is_dask_namespace(self.xp):
-            from .distributed import dask_loss_and_grad
-
-            loss, dW, db = dask_loss_and_grad(X, y, W, b, l2=self.l2, w=w)
-        else:
-            loss, dW, db = _loss_and_grad(X, y, W, b, l2=self.l2, w=w, xp=self.xp)
+    def grads(self, W: Any, b: Any, batch: Any = None) -> tuple[Any, Any, Any]:
+        """Loss, dW, db at ``(W, b)`` on all rows or on one batch from :attr:`batches`."""
+        loss, dW, db = self.evaluate(W, b, batch)
         if not self.fit_intercept:
             db = self.pxp.zeros_like(db)
         return loss, dW, db
 
     def __call__(self, theta: Any) -> tuple[Any, Any]:
-        """Objective and flat gradient on all rows (compiled with ``jax.jit`` on JAX)."""
-        if is_jax_namespace(self.xp):
-            self.n_evals += 1
-            return _jax_flat_objective()(theta, self.X, self.y, self.w, l2=self.l2,
-                                         n_classes=self.n_classes,
-                                         fit_intercept=self.fit_intercept)
+        """Objective and flat gradient on all rows."""
+        if self.flat is not None:
+            return self.flat(theta)
         W, b = self.unpack(theta)
         loss, dW, db = self.grads(W, b)
         return loss, self.pack(dW, db)
-
-
-@functools.cache
-def _jax_flat_objective() -> Callable[..., tuple[Any, Any]]:
-    """One compiled objective for all JAX fits; the data are arguments, not closure
-    constants that XLA would fold into the program, so fits of the same shapes
-    reuse the compilation."""
-    import jax
-    import jax.numpy as jnp
-
-    def flat(theta: Any, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
-             fit_intercept: bool) -> tuple[Any, Any]:
-        d = X.shape[1]
-        W = jnp.reshape(theta[: d * n_classes], (d, n_classes))
-        b = theta[d * n_classes :]
-        loss, dW, db = _loss_and_grad(X, y, W, b, l2=l2, w=w, xp=jnp)
-        if not fit_intercept:
-            db = jnp.zeros_like(db)
-        return loss, jnp.concat([jnp.reshape(dW, (-1,)), db])
-
-    return jax.jit(flat, static_argnames=("l2", "n_classes", "fit_intercept"))
 
 
 @dataclass
@@ -461,7 +422,6 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
 
     The loss curve holds the mean training objective of each epoch's batches.
     """
-    n = int(obj.X.shape[0])
     params = obj.unpack(theta)
     state = optimizer.init(params)
     curve: list[float] = []
@@ -470,23 +430,12 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
     patience = Patience(n_iter_no_change, tol) if early is None and tol > 0 else None
     converged = False
     message = "max_iter reached"
-    full = batch_size is None or batch_size >= n
-    dev = device(obj.X)
     epoch = 0
     for epoch in range(1, max_iter + 1):
-        if full:
-            batches: list[Any] = [None]
-        elif is_dask_namespace(obj.xp):  # chunks are the batches, in shuffled order
-            n_chunks = len(obj.X.chunks[0])
-            order = rng.permutation(n_chunks) if rng is not None else np.arange(n_chunks)
-            batches = [int(k) for k in order]
-        else:
-            order = rng.permutation(n) if rng is not None else np.arange(n)
-            batches = [obj.xp.asarray(order[i : i + batch_size], device=dev)
-                       for i in range(0, n, batch_size)]
+        batches = obj.batches(rng, batch_size)
         total = None
-        for rows in batches:
-            loss, dW, db = obj.grads(*params, rows=rows)
+        for batch in batches:
+            loss, dW, db = obj.grads(*params, batch)
             total = loss if total is None else total + loss
             updates, state = optimizer.update((dW, db), state, params)
             params = optim.apply_updates(params, updates)

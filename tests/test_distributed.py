@@ -84,9 +84,9 @@ def test_first_order_solvers_on_the_cluster(client, solver, kw, monkeypatch):
     seen = []
     real = S.Objective.grads
 
-    def spy(self, W, b, rows=None):
-        seen.append(rows)
-        return real(self, W, b, rows=rows)
+    def spy(self, W, b, batch=None):
+        seen.append(batch)
+        return real(self, W, b, batch)
 
     monkeypatch.setattr(S.Objective, "grads", spy)
     with warnings.catch_warnings():
@@ -159,7 +159,9 @@ def test_a_worker_dies_mid_fit(client, monkeypatch):
             client.run(os._exit, 1, workers=[victim])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sd, "dask_loss_and_grad", kill_on_third_call)
+    import softmaxreg._plans as plans  # the Dask plan calls it from there
+
+    monkeypatch.setattr(plans, "dask_loss_and_grad", kill_on_third_call)
     try:
         survived = SoftmaxRegression(tol=1e-7).fit(X, y)
     except (distributed.client.FutureCancelledError, distributed.scheduler.KilledWorker,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import softmaxreg as sr
-from softmaxreg._kernel import BLOCK_ROWS, _loss_and_grad
+from softmaxreg._kernel import BLOCK_ROWS, kernel, ops_for
 from softmaxreg.testing import check_grad
 
 # On JAX these run under jax.jit, on Dask with compute() forbidden (see conftest).
@@ -163,9 +163,11 @@ def test_blocked_and_native_paths_equal_generic(name, block_rows, weights, worke
     a = [sr.backends.asarray(v, backend=name) for v in (X, y, W, b)]
     w = None if sw is None else sr.backends.asarray(sw * cw[y], backend=name)
     xp = sr.backends.namespace_of(a[0])
-    plain = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=300, native=False)
-    fast = _loss_and_grad(*a, l2=0.2, w=w, xp=xp, block_rows=block_rows, native=True,
-                          workers=workers)
+    generic = ops_for(xp, a[0], native=False, block_rows=300)
+    native = ops_for(xp, a[0], block_rows=block_rows, workers=workers)
+    assert generic.name == "generic" and native.name == name
+    plain = kernel(generic, *a, l2=0.2, w=w)
+    fast = kernel(native, *a, l2=0.2, w=w)
     for p, f in zip(plain, fast, strict=True):
         assert type(p) is type(f)
         np.testing.assert_allclose(sr.backends.to_numpy(f), sr.backends.to_numpy(p),
