@@ -140,22 +140,24 @@ def core_cases(draw):
     }
 
 
-def _expected_error(case):
-    """(exception type, argument names) the core must raise for this case, or None.
-    On Dask the value checks raise when the result is computed."""
+def _expected_errors(case):
+    """The (exception type, argument names) the core may raise for this case: any one of
+    them when several apply (none: it must return the reference's answer). On Dask the
+    value checks raise when the result is computed."""
+    errors = []
     if case["layout"] == "dataframe":
-        return TypeError, {"X", "y", "W", "b", "sample_weight", "class_weight"}
+        errors.append((TypeError, {"X", "y", "W", "b", "sample_weight", "class_weight"}))
     if case["x_dtype"] not in ("float32", "float64"):
-        return TypeError, {"X", "W", "b"}
+        errors.append((TypeError, {"X", "W", "b"}))
     if case["y_dtype"] == "float64":
-        return TypeError, {"y"}
+        errors.append((TypeError, {"y"}))
     if case["n"] == 0:
-        return ValueError, {"X"}
+        errors.append((ValueError, {"X"}))
     if case["bad_label"]:
-        return ValueError, {"y"}
+        errors.append((ValueError, {"y"}))
     if case["sw"] in ("negative", "nan", "zeros"):
-        return ValueError, {"sample_weight", "class_weight"}
-    return None
+        errors.append((ValueError, {"sample_weight", "class_weight"}))
+    return errors
 
 
 @given(case=core_cases())
@@ -183,7 +185,7 @@ def test_loss_and_grad_fuzz(case):
     if cw is not None:
         kw["class_weight"] = _put(cw, lib, pdt, "C")
     before = [_host(a) for a in [*args, *kw.values()] if not isinstance(a, float)]
-    expected_error = _expected_error(case)
+    expected = _expected_errors(case)
     try:
         loss, dW, db = sr.loss_and_grad(*args, **kw)
         if lib == "dask":
@@ -191,15 +193,16 @@ def test_loss_and_grad_fuzz(case):
 
             loss, dW, db = dask.compute(loss, dW, db)
     except (TypeError, ValueError) as exc:
-        assert expected_error is not None, f"unexpected {exc!r}"
-        assert isinstance(exc, expected_error[0]), repr(exc)
-        _assert_names_an_argument(exc, expected_error[1])
+        assert expected, f"unexpected {exc!r}"
+        kinds = [names for kind, names in expected if isinstance(exc, kind)]
+        assert kinds, f"{exc!r} is none of {expected}"
+        _assert_names_an_argument(exc, set().union(*kinds))
         return
     finally:
         after = [_host(a) for a in [*args, *kw.values()] if not isinstance(a, float)]
         for a0, a1 in zip(before, after, strict=True):
             np.testing.assert_array_equal(a0, a1)  # inputs unchanged, bit for bit
-    assert expected_error is None, f"expected {expected_error[0].__name__}, got a result"
+    assert not expected, f"expected one of {expected}, got a result"
     # the reference sees exactly the values the core saw (after the cast to its dtype)
     Xr, Wr, br = (np.asarray(_host(a), np.float64) for a in args[0:1] + args[2:4])
     ref = _reference(Xr, y, Wr, br, case["l2"], sw, cw)
@@ -327,8 +330,18 @@ def test_estimator_fuzz(case):
         ref = sr.SoftmaxRegression(**kw).fit(Xref.astype(dtype), y)
     np.testing.assert_array_equal(m.classes_, ref.classes_)
     rtol = 1e-4 if case["x_dtype"] == "float32" else 1e-9
-    np.testing.assert_allclose(_host(m.coef_), ref.coef_, rtol=rtol,
-                               atol=rtol * (1 + np.abs(ref.coef_).max()))
+    codes = np.unique(y, return_inverse=True)[1]
+
+    def objective(model):
+        W, b = (np.asarray(_host(a), np.float64) for a in (model.coef_.T, model.intercept_))
+        return _reference(Xref, codes, W, b, 1 / len(y), None, None)[0]
+
+    np.testing.assert_allclose(objective(m), objective(ref), rtol=rtol)
+    if case["solver"] == "lbfgs" and case["values"] != "equal":
+        # the weights themselves only where the optimum is unique (equal rows make a
+        # column collinear with the intercept) and the path is not Adam's sign-like steps
+        np.testing.assert_allclose(_host(m.coef_), ref.coef_, rtol=rtol,
+                                   atol=rtol * (1 + np.abs(ref.coef_).max()))
     # predictions agree wherever the reference is not at a tie (equal rows, equal logits)
     top2 = np.sort(ref.predict_proba(Xref), axis=1)[:, -2:]
     clear = top2[:, 1] - top2[:, 0] > 1e-6
