@@ -18,12 +18,34 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from ._compat import import_backend
+from .backends import asarray, available, parse_backend, to_numpy
+from .data import load_csv, load_table_lazily, read_csv, select_features
+from .datasets import make_tumors
+from .io import atomic_write
+from .metrics import classification_metrics
+from .plotting import plot_decision_boundary, plot_loss_curve
+
+try:  # the workflow needs scikit-learn (the `workflow` extra); `main` says how to get it
+    from .workflow import (
+        load_bundle,
+        output_folder,
+        predict_table,
+        save_bundle,
+        train_model,
+        unscaled_coefficients,
+    )
+except ImportError as exc:  # pragma: no cover - the test extra installs scikit-learn
+    _WORKFLOW_MISSING: ImportError | None = exc
+else:
+    _WORKFLOW_MISSING = None
 
 __all__ = ["main"]
 
@@ -174,6 +196,9 @@ def _dispatch(argv: list[str] | None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
+        if _WORKFLOW_MISSING is not None:
+            raise ImportError(f"softmaxreg {args.command} needs the workflow extra "
+                              f"({_WORKFLOW_MISSING}): `pip install 'softmaxreg[workflow]'`")
         return {"demo": _demo, "train": _train, "predict": _predict,
                 "evaluate": _evaluate}[args.command](args)
     except UsageError as exc:
@@ -199,10 +224,8 @@ def _check_backend(name: str | None, device: Any) -> None:
     """Refuse a backend or device that cannot run here, before any work starts."""
     if name is None:
         name = "numpy"
-    from .backends import asarray, available, parse_backend
 
     lib, dev = parse_backend(name, device)
-    from ._compat import import_backend
 
     import_backend(lib)  # ImportError with the install hint when missing
     if lib == "cupy" and "cupy" not in available():
@@ -242,12 +265,12 @@ def _fmt_table(header: list[str], rows: list[list[Any]]) -> str:
 def _report(result: Any, out: Path, *, inference: dict[str, float] | None
             ) -> tuple[list[str], list[str]]:
     """Write the figures, metrics and model into ``out``; return the report lines and files."""
-    from .workflow import predict_table, save_bundle, unscaled_coefficients
 
     lines: list[str] = [""]
     say = lines.append
     classes = [str(c) for c in result.pipeline.steps[-1][1].classes_]
-    rows = [[k, len(result.splits[k][1])] + [result.class_ratios[k].get(c, 0.0) for c in classes]
+    sizes = result.extra["sizes"]
+    rows = [[k, sizes[k]] + [result.class_ratios[k].get(c, 0.0) for c in classes]
             for k in ("train", "val", "test")]
     say("split sizes and class ratios")
     say(_fmt_table(["split", "rows", *classes], rows))
@@ -277,7 +300,6 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
     say(_fmt_table(["class", *result.features, "bias"],
                      [[c, *map(float, W[i]), float(b[i])] for i, c in enumerate(classes)]))
 
-    from .plotting import plot_decision_boundary, plot_loss_curve
 
     written = ["metrics.json", "loss_curve.png", "model.npz", "preprocess.json"]
     if len(result.features) == 2:
@@ -300,14 +322,12 @@ def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
     for ax, split in zip(axes, ("train", "test"), strict=True):
         X, y = result.splits[split]
         plot(pipeline, X, y, ax=ax, title=f"{split} (accuracy {result.accuracy[split]:.3f})")
-    from .io import atomic_write
 
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
 
 
 def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
                   inference: dict[str, float] | None, inputs: list[str]) -> int:
-    from .workflow import output_folder, train_model
 
     _check_backend(args.backend, args.device)
     out = Path(args.out) if args.out else _default_out(args.command)
@@ -339,7 +359,6 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .datasets import make_tumors
 
     df = make_tumors(1000, random_state=args.seed)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
@@ -348,22 +367,40 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.backend is not None and args.backend.partition(":")[0] == "dask":
-        from .distributed import train_cli
-        from .workflow import check_output
-
-        _check_backend(args.backend, args.device)
-        if args.out:  # train_cli claims the folder only after training, and knows no inputs
-            check_output(Path(args.out).expanduser(), force=args.force, inputs=[args.data])
-        return train_cli(args)
-    if args.scheduler:
-        raise UsageError("--scheduler needs --backend dask")
-    from .data import load_csv
-
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
-    X, y = load_csv(args.data, args.target, features)
-    title = f"softmaxreg train: {len(X)} rows of {args.data}, target {args.target!r}"
-    return _run_workflow(args, X, y, title, None, [args.data])
+    if args.backend is None or args.backend.partition(":")[0] != "dask":
+        if args.scheduler:
+            raise UsageError("--scheduler needs --backend dask")
+        X, y = load_csv(args.data, args.target, features)
+        title = f"softmaxreg train: {len(X)} rows of {args.data}, target {args.target!r}"
+        return _run_workflow(args, X, y, title, None, [args.data])
+    _check_backend(args.backend, args.device)
+    with _dask_client(args.scheduler):
+        X, y = load_table_lazily(args.data, args.target, features)
+        title = (f"softmaxreg train: {len(X)} rows of {args.data} on Dask "
+                 f"({X.npartitions} chunks), target {args.target!r}")
+        return _run_workflow(args, X, y, title, None, [args.data])
+
+
+@contextlib.contextmanager
+def _dask_client(address: str | None) -> Iterator[None]:
+    """A client of the scheduler at ``address`` for the duration (none: Dask's default)."""
+    if address is None:
+        yield
+        return
+    try:  # an optional dependency: the `dask` extra
+        from distributed import Client
+    except ImportError:
+        msg = "--scheduler needs distributed: `pip install 'softmaxreg[dask]'`"
+        raise ImportError(msg) from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        yield
+    finally:
+        client.close()
 
 
 def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
@@ -392,7 +429,6 @@ def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
 def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .workflow import load_bundle, predict_table
 
     bundle = load_bundle(args.model)
     if (args.input is None) == (args.row is None):
@@ -418,16 +454,11 @@ def _json_default(value: Any) -> Any:
 
 
 def _load_features(path: str, features: list[str]) -> Any:
-    from .data import read_csv, select_features
 
     return select_features(read_csv(path), features, path)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .backends import to_numpy
-    from .data import load_csv
-    from .metrics import classification_metrics
-    from .workflow import load_bundle
 
     bundle = load_bundle(args.model)
     X, y = load_csv(args.data, args.target, bundle.features, min_classes=1)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DataError", "class_counts", "class_weights", "load_csv", "read_csv",
-           "select_features", "train_val_test_split"]
+__all__ = ["DataError", "class_counts", "class_weights", "load_csv", "load_table_lazily",
+           "read_csv", "select_features", "train_val_test_split"]
 
 
 class DataError(ValueError):
@@ -114,6 +114,51 @@ def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
                f"a classifier needs at least two")
         raise DataError(msg)
     return X, y
+
+
+def load_table_lazily(pattern: str, target: str, features: Sequence[str] | None = None
+                      ) -> tuple[Any, Any]:
+    """CSV or Parquet files (a path, a folder or a glob) as Dask DataFrames ``X`` and ``y``.
+
+    The rows stay where Dask reads them; the columns are checked now, with the
+    same errors as :func:`load_csv` (a missing, misspelt or non-numeric column).
+    """
+    import glob
+    import os
+
+    import pandas as pd  # an optional dependency, as for load_csv
+
+    try:  # an optional dependency: the `dask` extra
+        import dask.dataframe as dd
+    except ImportError:
+        msg = "reading data with Dask needs dask: install it with `pip install 'softmaxreg[dask]'`"
+        raise ImportError(msg) from None
+    matches = sorted(glob.glob(pattern))
+    if not matches:
+        msg = f"no files match {pattern!r}"
+        raise DataError(msg)
+    parquet = all(m.endswith((".parquet", ".pq")) or os.path.isdir(m) for m in matches)
+    try:
+        ddf = dd.read_parquet(matches) if parquet else dd.read_csv(matches)
+    except (ValueError, OSError) as exc:
+        msg = f"cannot read {pattern!r} with dask.dataframe: {exc}"
+        raise DataError(msg) from None
+    columns = [str(c) for c in ddf.columns]
+    if target not in columns:
+        msg = f"{pattern!r} has no column {target!r} for the target{_suggest(target, columns)}"
+        raise DataError(msg)
+    features = [c for c in columns if c != target] if features is None else list(features)
+    for col in features:
+        if col not in columns:
+            msg = f"{pattern!r} has no column {col!r}{_suggest(col, columns)}"
+            raise DataError(msg)
+        dtype = ddf[col].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            msg = f"column {col!r} of {pattern!r} must be numeric, got {ddf[col].dtype}"
+            raise DataError(msg)
+    # fix the partitions once, so the features and the labels share their row chunks
+    ddf = ddf[[*features, target]].persist()
+    return ddf[features], ddf[target]
 
 
 def train_val_test_split(X: Any, y: Any, train_size: float = 0.7, val_size: float = 0.15,

@@ -96,37 +96,58 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def train_model(X: Any, y: Any, *, solver: str = "adam", C: float = 1.0,
-                max_iter: int | None = None, learning_rate: float = 0.1,
+#: The lesson's training choices, shared by the library call, ``demo`` and ``train``.
+LESSON_DEFAULTS = {"solver": "adam", "C": 1.0, "max_iter": 100, "learning_rate": 0.1,
+                   "class_weight": "balanced", "early_stopping": True, "n_iter_no_change": 10}
+
+#: Rows of each split kept in memory for the report and the plots when the data is on Dask.
+REPORT_ROWS = 5000
+
+
+def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
+                C: float = LESSON_DEFAULTS["C"], max_iter: int | None = None,
+                learning_rate: float = LESSON_DEFAULTS["learning_rate"],
                 batch_size: int | None = None, backend: str | None = None, device: Any = None,
-                early_stopping: bool = True, n_iter_no_change: int = 10,
+                early_stopping: bool = LESSON_DEFAULTS["early_stopping"],
+                n_iter_no_change: int = LESSON_DEFAULTS["n_iter_no_change"],
                 random_state: Any = None, verbose: int = 0) -> TrainResult:
     """Split 70/15/15 stratified, standardise on the training split, train and evaluate.
 
-    Class weights are the lesson's ``1 / count`` scaled to sum to the number
-    of rows (``"balanced"``; the same ratios, and scikit-learn's scale for the
-    penalty). Early stopping watches the validation split.
+    ``X`` is a pandas DataFrame (or an array), or a Dask DataFrame whose rows stay
+    on the cluster: both take this one path, with the same stratified split
+    (the labels, one column, are brought to the client to stratify), the same
+    metrics and the same report. Class weights are the lesson's ``1 / count``
+    scaled to sum to the number of rows (``"balanced"``; the same ratios, and
+    scikit-learn's scale for the penalty). Early stopping watches the validation
+    split.
     """
     import pandas as pd
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    if not isinstance(X, pd.DataFrame):
+    lazy = _is_dask_frame(X)
+    if not lazy and not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.shape(X)[1])])
-    y = pd.Series(np.asarray(y), name=getattr(y, "name", None))
-    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
-        X, y, random_state=random_state)
-    scaler = StandardScaler().fit(X_train)
-    # the scaler keeps the column names; the model sees what the scaler hands it (arrays)
-    scaled = {k: scaler.transform(v) for k, v in (("train", X_train), ("val", X_val),
-                                                   ("test", X_test))}
-    if max_iter is None:
-        max_iter = 100
-    model = SoftmaxRegression(solver=solver, C=C, max_iter=max_iter, learning_rate=learning_rate,
-                              batch_size=batch_size, class_weight="balanced", backend=backend,
-                              device=device, early_stopping=early_stopping,
-                              n_iter_no_change=n_iter_no_change, random_state=random_state,
-                              verbose=verbose, tol=1e-6 if solver == "lbfgs" else 1e-4)
+    features = [str(c) for c in X.columns]
+    name = getattr(y, "name", None)
+    y = pd.Series(np.asarray(to_numpy(y.compute() if lazy else y)), name=name)
+    rows = np.arange(len(y))
+    parts = dict(zip(("train", "val", "test"), train_val_test_split(
+        rows, y, random_state=random_state)[:3], strict=True))
+    if lazy:  # row positions of a Dask array: in order, so each chunk is read once
+        data = X.to_dask_array(lengths=True).astype(np.float64)
+        splits = {k: (data[np.sort(i)], y.iloc[np.sort(i)]) for k, i in parts.items()}
+    else:
+        splits = {k: (X.iloc[i], y.iloc[i]) for k, i in parts.items()}
+    scaler = _fit_scaler(splits["train"][0], features)
+    # the model sees what the scaler hands it (arrays; lazy ones for Dask)
+    scaled = {k: _scale(scaler, v[0]) for k, v in splits.items()}
+    model = SoftmaxRegression(
+        solver=solver, C=C, max_iter=LESSON_DEFAULTS["max_iter"] if max_iter is None
+        else max_iter, learning_rate=learning_rate, batch_size=batch_size,
+        class_weight=LESSON_DEFAULTS["class_weight"], backend=backend, device=device,
+        early_stopping=early_stopping, n_iter_no_change=n_iter_no_change,
+        random_state=random_state, verbose=verbose, tol=1e-6 if solver == "lbfgs" else 1e-4)
+    y_val = splits["val"][1]
     fit_kw = {"validation_data": (scaled["val"], y_val)} if early_stopping else {}
     import warnings
 
@@ -134,21 +155,52 @@ def train_model(X: Any, y: Any, *, solver: str = "adam", C: float = 1.0,
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(scaled["train"], y_train, **fit_kw)
+        model.fit(scaled["train"], splits["train"][1], **fit_kw)
     pipeline = Pipeline([("scaler", scaler), ("model", model)])
-    splits = {"train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test)}
     accuracy = {k: float(model.score(scaled[k], v[1])) for k, v in splits.items()}
     ratios = {k: {str(lab): c / len(v[1]) for lab, c in class_counts(v[1]).items()}
               for k, v in splits.items()}
+    y_test = splits["test"][1]
     metrics = classification_metrics(y_test, to_numpy(model.predict(scaled["test"])),
                                      model.classes_)
+    if lazy:  # the report and plots read the first rows of each split, in memory
+        model.to("numpy")  # and the saved model predicts on any backend
+        splits = {k: (pd.DataFrame(to_numpy(v[0][:REPORT_ROWS]), columns=features),
+                      v[1].iloc[:REPORT_ROWS]) for k, v in splits.items()}
+        sizes = {k: len(parts[k]) for k in parts}
+    else:
+        sizes = {k: len(v[1]) for k, v in splits.items()}
     return TrainResult(
         pipeline=pipeline, splits=splits, class_ratios=ratios,
-        lesson_class_weights={str(k): v for k, v in class_weights(y_train).items()},
-        accuracy=accuracy, metrics=metrics, features=[str(c) for c in X.columns],
-        target=None if y.name is None else str(y.name),
-        extra={"warnings": [str(w.message) for w in caught]},
+        lesson_class_weights={str(k): v for k, v in class_weights(y.iloc[parts["train"]])
+                              .items()},
+        accuracy=accuracy, metrics=metrics, features=features,
+        target=None if name is None else str(name),
+        extra={"warnings": [str(w.message) for w in caught], "sizes": sizes},
     )
+
+
+def _is_dask_frame(X: Any) -> bool:
+    module = type(X).__module__
+    return module.startswith("dask.dataframe") or module.startswith("dask_expr")
+
+
+def _fit_scaler(X: Any, features: list[str]) -> Any:
+    """A ``StandardScaler`` fitted on the training split (one pass over it on Dask)."""
+    if isinstance(X, np.ndarray) or hasattr(X, "iloc"):
+        from sklearn.preprocessing import StandardScaler
+
+        return StandardScaler().fit(X)
+    import dask  # a lazy training split
+
+    mean, std = dask.compute(X.mean(axis=0), X.std(axis=0))
+    return fitted_scaler(mean, np.where(std > 0, std, 1.0), features)
+
+
+def _scale(scaler: Any, X: Any) -> Any:
+    if hasattr(X, "iloc"):
+        return scaler.transform(X)
+    return (X - scaler.mean_) / scaler.scale_
 
 
 def _file_digest(path: Path) -> str:

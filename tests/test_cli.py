@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import softmaxreg.cli as cli_module
 from softmaxreg.cli import main
 from softmaxreg.workflow import MARKER
 
@@ -192,7 +193,7 @@ def test_a_folder_that_appears_during_training_is_kept(tmp_path, capsys, monkeyp
         (out / "theirs.txt").write_text("theirs")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(wf, "train_model", meanwhile)
+    monkeypatch.setattr(cli_module, "train_model", meanwhile)
     code, _, err = run(["demo", "--out", str(out), "--quiet", "--solver", "lbfgs"], capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "another program" in err
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
@@ -216,7 +217,7 @@ def test_two_runs_in_the_same_second_keep_both_results(tmp_path, capsys, monkeyp
             inner[0] = main(["demo", "--quiet", "--solver", "lbfgs", "--seed", "2"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(wf, "train_model", with_a_second_run)
+    monkeypatch.setattr(cli_module, "train_model", with_a_second_run)
     code, out, err = run(["demo", "--quiet", "--solver", "lbfgs", "--seed", "1"], capsys)
     assert code == 0 and inner == [0], err
     folders = sorted(p.name for p in tmp_path.iterdir())
@@ -322,12 +323,11 @@ def test_every_row_value_is_given_once(demo_dir, capsys):
 
 
 def test_failure_midway_leaves_no_folder(tmp_path, capsys, monkeypatch):
-    import softmaxreg.workflow as wf
 
     def boom(*args, **kwargs):
         raise ValueError("`learning_rate` is too large for this data")
 
-    monkeypatch.setattr(wf, "train_model", boom)
+    monkeypatch.setattr(cli_module, "train_model", boom)
     code, _, err = run(["demo", "--out", str(tmp_path / "x"), "--quiet"], capsys)
     assert code == 2 and "too large" in err
     assert list(tmp_path.iterdir()) == []
