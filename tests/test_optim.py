@@ -129,3 +129,61 @@ def test_optimizers_run_under_jax_jit():
 def test_bad_hyperparameters(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# --------------------------------------------------------------------------- argument checks
+# (written to kill mutmut survivors: bounds, open/closed ends and names in the messages)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: optim.sgd(0.0), r"`learning_rate` must be a finite number > 0.0, got 0.0"),
+    (lambda: optim.sgd(-1.0), r"`learning_rate` must be a finite number > 0.0, got -1.0"),
+    (lambda: optim.sgd(0.1, momentum=-0.1),
+     r"`momentum` must be a finite number >= 0.0 and < 1.0, got -0.1"),
+    (lambda: optim.sgd(0.1, momentum=1.0),
+     r"`momentum` must be a finite number >= 0.0 and < 1.0, got 1.0"),
+    (lambda: optim.adam(0.0), r"`learning_rate` must be a finite number > 0.0, got 0.0"),
+    (lambda: optim.adam(-0.1), r"`learning_rate` must be a finite number > 0.0, got -0.1"),
+    (lambda: optim.adam(0.1, b1=-0.5), r"`b1` must be a finite number >= 0.0 and < 1.0, got -0.5"),
+    (lambda: optim.adam(0.1, b1=1.0), r"`b1` must be a finite number >= 0.0 and < 1.0, got 1.0"),
+    (lambda: optim.adam(0.1, b1=1.5), r"`b1` must be a finite number >= 0.0 and < 1.0, got 1.5"),
+    (lambda: optim.adam(0.1, b2=-0.5), r"`b2` must be a finite number >= 0.0 and < 1.0, got -0.5"),
+    (lambda: optim.adam(0.1, b2=1.0), r"`b2` must be a finite number >= 0.0 and < 1.0, got 1.0"),
+    (lambda: optim.adam(0.1, eps=-1e-8), r"`eps` must be a finite number >= 0.0, got -1e-08"),
+])
+def test_optimizer_arguments_out_of_range_are_refused_by_name(make, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        make()
+
+
+def test_nesterov_without_momentum_is_refused():
+    with pytest.raises(ValueError, match=r"^`nesterov=True` needs `momentum` > 0, "
+                       r"got momentum=0.0$"):
+        optim.sgd(0.1, nesterov=True)
+
+
+def test_closed_lower_ends_are_accepted_and_behave():
+    """momentum=0, b1=0, b2=0 and eps=0 are allowed (the lower ends are closed)."""
+    g = (np.array([2.0, -4.0]),)
+    params = (np.zeros(2),)
+    plain = optim.sgd(0.5, momentum=0.0)
+    state = plain.init(params)
+    assert state.momentum is None  # no buffers without momentum
+    updates, _ = plain.update(g, state, params)
+    np.testing.assert_array_equal(updates[0], [-1.0, 2.0])
+    # b1 = b2 = 0: the moments are the last gradient and its square, so the step is -lr*sign(g)
+    opt = optim.adam(0.5, b1=0.0, b2=0.0, eps=0.0)
+    updates, state = opt.update(g, opt.init(params), params)
+    np.testing.assert_array_equal(updates[0], [-0.5, 0.5])
+    assert state.count == 1
+
+
+@pytest.mark.parametrize("opt", [optim.sgd(0.1, momentum=0.5),
+                                 optim.sgd(0.1, momentum=0.5, nesterov=True),
+                                 optim.adam(0.1)], ids=["momentum", "nesterov", "adam"])
+def test_gradients_that_do_not_match_the_state_are_refused(opt):
+    """One gradient per parameter: zip(strict=True) refuses a missing one."""
+    params = (np.zeros((2, 2)), np.zeros(2))
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="zip"):
+        opt.update((np.ones((2, 2)),), state, params)
