@@ -50,6 +50,10 @@ settings.register_profile("dev", max_examples=100, deadline=None,
 # fuzz: thousands of draws per property (HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py)
 settings.register_profile("fuzz", max_examples=2000, deadline=None,
                           suppress_health_check=_QUIET, print_blob=True, database=_DB)
+# mutation: the same draws every run and no example database, so a mutant's verdict depends
+# neither on the seed nor on what earlier mutants made hypothesis remember
+settings.register_profile("mutation", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=_QUIET, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 SEED = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))
 
