@@ -433,3 +433,29 @@ def test_threaded_path_survives_fork():
         got = pool.apply_async(sr.loss_and_grad, (X, y, W, b)).get(timeout=60)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- mutation survivors
+# (mutmut left these alive: argument names in errors, and the axis logsumexp removes)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: sr.logsumexp([1.0, 2.0]), r"^`Z` of type list is not a supported array"),
+    (lambda: sr.logsumexp(np.array([1, 2])),
+     r"^`Z` must have a real floating dtype \(float32 or float64\), got int64$"),
+    (lambda: sr.one_hot([0, 1], 2), r"^`y` of type list is not a supported array"),
+])
+def test_errors_name_the_argument(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_logsumexp_removes_only_the_reduced_axis():
+    Z = np.array([[0.0, np.log(3.0)]])  # one row: squeezing every axis would give shape ()
+    got = sr.logsumexp(Z, axis=1)
+    assert got.shape == (1,)
+    np.testing.assert_allclose(got, [np.log(4.0)], rtol=1e-15)
+    got = sr.logsumexp(Z.T, axis=0)
+    assert got.shape == (1,)
+    np.testing.assert_allclose(got, [np.log(4.0)], rtol=1e-15)
+    assert sr.logsumexp(Z, axis=1, keepdims=True).shape == (1, 1)
