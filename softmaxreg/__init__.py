@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import backends, optim
+from ._version import __version__ as __version__
 from .functional import (
     cross_entropy,
     forward,
@@ -20,8 +21,6 @@ from .functional import (
     one_hot,
     softmax,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SoftmaxRegression",

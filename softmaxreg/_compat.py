@@ -22,11 +22,13 @@ __all__ = [
     "device",
     "dtype_name",
     "is_array",
+    "is_cupy_array",
     "is_dask_array",
     "is_dask_namespace",
     "is_jax_namespace",
     "is_lazy",
     "is_numpy_namespace",
+    "is_torch_array",
     "is_torch_namespace",
     "is_writeable",
     "library_name",
@@ -40,6 +42,8 @@ BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
 device = aac.device
 is_array = aac.is_array_api_obj
 is_dask_array = aac.is_dask_array
+is_torch_array = aac.is_torch_array
+is_cupy_array = aac.is_cupy_array
 is_numpy_namespace = aac.is_numpy_namespace
 is_torch_namespace = aac.is_torch_namespace
 is_jax_namespace = aac.is_jax_namespace

@@ -37,9 +37,8 @@ from .distributed import check_finite_lazily, dask_loss_and_grad, prepare_dask
 from .functional import forward
 from .solvers import Objective
 
-__all__ = ["DaskPlan", "EagerPlan", "Plan", "is_device_array", "labels_to_host", "needs_move",
-           "plan_for",
-           "plan_of", "sum_of_weights"]
+__all__ = ["DaskPlan", "EagerPlan", "Plan", "input_plan", "is_device_array", "labels_to_host",
+           "needs_move", "plan_for", "plan_of", "sum_of_weights"]
 
 
 def plan_for(backend: str, device: Any = None) -> Plan:
@@ -56,6 +55,13 @@ def plan_of(X: Any) -> Plan:
 def is_device_array(x: Any) -> bool:
     """An array of a supported library other than NumPy (those keep their own backend)."""
     return is_array(x) and not isinstance(x, (np.ndarray, np.generic))
+
+
+def input_plan(x: Any) -> Plan | None:
+    """The plan of an input that keeps its own library (torch, JAX, CuPy, Dask,
+    array_api_strict arrays); None for host data (NumPy, pandas, lists), which
+    scikit-learn's validation reads."""
+    return plan_of(x) if is_device_array(x) else None
 
 
 def needs_move(X: Any, target: tuple[str, Any] | None) -> bool:

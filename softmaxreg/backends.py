@@ -23,10 +23,18 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 
-from ._compat import BACKENDS, import_backend, library_name, resolve_dtype
+from ._compat import (
+    BACKENDS,
+    import_backend,
+    is_array,
+    is_cupy_array,
+    is_dask_array,
+    is_torch_array,
+    library_name,
+    resolve_dtype,
+)
 from ._compat import array_namespace as _array_namespace
 
 __all__ = ["BACKENDS", "asarray", "available", "get_namespace", "parse_backend", "to_numpy"]
@@ -74,7 +82,7 @@ def parse_backend(backend: str, device: Any = None) -> tuple[str, Any]:
 
 def get_namespace(backend: str) -> Any:
     """The array-API namespace for a backend name (raises if it is not installed)."""
-    return aac.array_namespace(asarray(np.zeros(1), backend=backend))
+    return _array_namespace(("x", asarray(np.zeros(1), backend=backend)))
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -84,15 +92,15 @@ def to_numpy(x: Any) -> np.ndarray:
     """
     if isinstance(x, np.ndarray):
         return x
-    if hasattr(x, "to_numpy") and not aac.is_array_api_obj(x):  # pandas
+    if hasattr(x, "to_numpy") and not is_array(x):  # pandas
         return x.to_numpy()
-    if aac.is_torch_array(x):
+    if is_torch_array(x):
         x = x.detach().cpu()
         # NumPy has no bfloat16: such tensors come back as float32, which holds them exactly
         return (x.float() if str(x.dtype) == "torch.bfloat16" else x).numpy()
-    if aac.is_cupy_array(x):
+    if is_cupy_array(x):
         return x.get()
-    if aac.is_dask_array(x):
+    if is_dask_array(x):
         return to_numpy(x.compute())
     if library_name(x) == "array_api_strict":
         import array_api_strict as xps
@@ -163,7 +171,7 @@ def namespace_of(x: Any) -> Any:
 
 
 def _same_library(x: Any, name: str) -> bool:
-    return aac.is_array_api_obj(x) and library_name(x) == name
+    return is_array(x) and library_name(x) == name
 
 
 def _cuda_index(device: Any) -> int:

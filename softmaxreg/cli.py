@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from ._compat import import_backend
+from ._version import __version__
 from .backends import asarray, available, parse_backend, to_numpy
 from .data import load_csv, load_table_lazily, read_csv, select_features
 from .datasets import make_tumors

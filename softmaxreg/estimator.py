@@ -16,7 +16,7 @@ from . import solvers as S
 from ._compat import array_namespace, dtype_name, is_lazy
 from ._compat import device as aac_device
 from ._plans import (
-    is_device_array,
+    input_plan,
     labels_to_host,
     needs_move,
     plan_for,
@@ -36,6 +36,7 @@ from ._validation import (
     seed,
 )
 from .functional import log_softmax, softmax
+from .io import load_model, save_model
 
 __all__ = ["SoftmaxRegression"]
 
@@ -294,7 +295,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """
         X = from_dask_dataframe(X)
         y = from_dask_dataframe(y)
-        if is_device_array(X):
+        if input_plan(X) is not None:
             X = self._validate_array(X, reset=True)
             y_host = labels_to_host(y)
         else:
@@ -455,8 +456,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             plan, dtype = like.plan, dtype_name(like.X.dtype)
         X = from_dask_dataframe(X)
-        if is_device_array(X):
-            got = plan_of(X)
+        got = input_plan(X)
+        if got is not None:
             if got.name != plan.name or (plan.device is not None and got.device != plan.device):
                 where = plan.name + ("" if plan.device is None else f" on {plan.device}")
                 msg = (f"`X` is a {got.name} array on {aac_device(X)} but the model lives on "
@@ -533,14 +534,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted model to one ``.npz`` file, atomically; see :mod:`softmaxreg.io`."""
-        from .io import save_model
-
         save_model(self, path)
 
     @classmethod
     def load(cls, path: Any, backend: str | None = None, device: Any = None
              ) -> SoftmaxRegression:
         """Read a model written by :meth:`save`, onto ``backend`` (default NumPy)."""
-        from .io import load_model
-
         return load_model(cls, path, backend=backend, device=device)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .backends import to_numpy
+from .io import atomic_write
 
 __all__ = ["plot_decision_boundary", "plot_loss_curve"]
 
@@ -28,8 +29,6 @@ def _new_axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
 
 def _save(ax: Any, path: Any) -> None:
     if path is not None:
-        from .io import atomic_write
-
         atomic_write(Path(path), lambda fh: ax.figure.savefig(fh, format="png", dpi=110))
 
 

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
@@ -403,8 +404,6 @@ def _swap_syscall(a: Path, b: Path) -> bool:
 
     Returns False where the system or the file system cannot.
     """
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
     except OSError:

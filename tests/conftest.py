@@ -47,7 +47,7 @@ settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_
                           print_blob=True, database=_DB)
 settings.register_profile("dev", max_examples=100, deadline=None,
                           suppress_health_check=_QUIET, database=_DB)
-# fuzz: thousands of draws per property (HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py)
+# fuzz: thousands of draws per property: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz.py
 settings.register_profile("fuzz", max_examples=2000, deadline=None,
                           suppress_health_check=_QUIET, print_blob=True, database=_DB)
 # mutation: the same draws every run and no example database, so a mutant's verdict depends
@@ -118,11 +118,6 @@ def bk(request: pytest.FixtureRequest) -> Any:
                                 "cupy")))
 def eager_bk(request: pytest.FixtureRequest) -> Backend:
     """Backends whose values can be read without building a graph (no Dask)."""
-    return _make_backend(request.param)
-
-
-@pytest.fixture(params=_params(("numpy",)))
-def numpy_bk(request: pytest.FixtureRequest) -> Backend:
     return _make_backend(request.param)
 
 
