@@ -188,3 +188,10 @@ def test_gradients_that_do_not_match_the_state_are_refused(make):
     state = opt.init(params)
     with pytest.raises(ValueError, match="zip"):
         opt.update((np.ones((2, 2)),), state, params)
+
+
+def test_non_array_params_are_refused_by_name():
+    with pytest.raises(TypeError, match=r"^`params` of type list is not a supported array"):
+        optim.adam(0.1).init(([0.0, 1.0],))
+    with pytest.raises(TypeError, match=r"^`params` of type list is not a supported array"):
+        optim.sgd(0.1, momentum=0.5).init(([0.0, 1.0],))
