@@ -195,3 +195,8 @@ def test_non_array_params_are_refused_by_name():
         optim.adam(0.1).init(([0.0, 1.0],))
     with pytest.raises(TypeError, match=r"^`params` of type list is not a supported array"):
         optim.sgd(0.1, momentum=0.5).init(([0.0, 1.0],))
+
+
+def test_apply_updates_refuses_a_different_number_of_arrays():
+    with pytest.raises(ValueError, match=r"^`updates` has 1 arrays but `params` has 2$"):
+        optim.apply_updates((np.zeros(2), np.zeros(3)), (np.ones(2),))
