@@ -7,7 +7,6 @@ device, or a conversion. Public helpers for users live in
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import array_api_compat as aac
@@ -90,15 +89,9 @@ def array_namespace(*named: tuple[str, Any]) -> Any:
         msg = "no array arguments given: pass at least one array"
         raise TypeError(msg)
     first_name, first = arrays[0]
-    clash = _first_clash(arrays, library_name)
-    if clash:
-        first_lib, name, lib = clash
-        msg = (
-            f"`{first_name}` is a {first_lib} array but `{name}` is a {lib} array; "
-            f"put all arrays on one backend first, e.g. "
-            f"softmaxreg.backends.asarray({name}, backend={first_lib!r})"
-        )
-        raise TypeError(msg)
+    _refuse_a_mix(arrays, library_name, TypeError, lambda a, lib_a, b, lib_b: (
+        f"`{a}` is a {lib_a} array but `{b}` is a {lib_b} array; put all arrays on one "
+        f"backend first, e.g. softmaxreg.backends.asarray({b}, backend={lib_a!r})"))
     try:
         return aac.array_namespace(*(a for _, a in arrays))
     except TypeError as exc:
@@ -112,14 +105,9 @@ def check_same_device(*named: tuple[str, Any]) -> Any:
     arrays = [(n, a) for n, a in _arrays(named) if device(a) is not None]
     if not arrays:
         return None
-    clash = _first_clash(arrays, device)
-    if clash:
-        dev, name, other = clash
-        msg = (
-            f"`{arrays[0][0]}` is on device {dev!r} but `{name}` is on device {other!r}; "
-            f"move them to one device first"
-        )
-        raise ValueError(msg)
+    _refuse_a_mix(arrays, device, ValueError, lambda a, dev_a, b, dev_b: (
+        f"`{a}` is on device {dev_a!r} but `{b}` is on device {dev_b!r}; "
+        f"move them to one device first"))
     return device(arrays[0][1])
 
 
@@ -128,14 +116,15 @@ def _arrays(named: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:
     return [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
 
 
-def _first_clash(arrays: list[tuple[str, Any]], key: Any) -> tuple[Any, str, Any] | None:
-    """``(key of the first array, name, key)`` of the first array whose key differs."""
+def _refuse_a_mix(arrays: list[tuple[str, Any]], key: Any, error: type[Exception],
+                  explain: Any) -> None:
+    """Raise ``error(explain(first name, its key, name, key))`` for the first array whose
+    ``key`` (library, device) differs from the first array's."""
     first = key(arrays[0][1])
     for name, a in arrays[1:]:
         other = key(a)
         if other != first:
-            return first, name, other
-    return None
+            raise error(explain(arrays[0][0], first, name, other))
 
 
 def is_lazy(x: Any) -> bool:
@@ -206,27 +195,3 @@ def resolve_dtype(xp: Any, dtype: Any) -> Any:
         msg = f"`dtype` must be 'float32' or 'float64', got {dtype!r}"
         raise ValueError(msg)
     return getattr(xp, name)
-
-
-def import_backend(name: str) -> Any:
-    """Import the module behind a backend name, with an install hint when it is missing."""
-    modules = {
-        "numpy": "numpy",
-        "array_api_strict": "array_api_strict",
-        "torch": "torch",
-        "jax": "jax.numpy",
-        "dask": "dask.array",
-        "cupy": "cupy",
-    }
-    if name not in modules:
-        msg = f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}"
-        raise ValueError(msg)
-    try:
-        return importlib.import_module(modules[name])
-    except ImportError:
-        extra = {"array_api_strict": "test"}.get(name, name)
-        msg = (
-            f"backend {name!r} is not installed; install it with "
-            f"`pip install 'softmaxreg[{extra}]'`"
-        )
-        raise ImportError(msg) from None

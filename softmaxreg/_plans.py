@@ -37,7 +37,7 @@ from .distributed import check_finite_lazily, dask_loss_and_grad, prepare_dask
 from .functional import forward
 from .solvers import Objective
 
-__all__ = ["DaskPlan", "EagerPlan", "Plan", "input_plan", "is_device_array", "labels_to_host",
+__all__ = ["DaskPlan", "EagerPlan", "Plan", "input_plan", "is_non_numpy_array", "labels_to_host",
            "needs_move", "plan_for", "plan_of", "sum_of_weights"]
 
 
@@ -52,7 +52,7 @@ def plan_of(X: Any) -> Plan:
     return plan_for(name, None if name == "dask" else device(X))
 
 
-def is_device_array(x: Any) -> bool:
+def is_non_numpy_array(x: Any) -> bool:
     """An array of a supported library other than NumPy (those keep their own backend)."""
     return is_array(x) and not isinstance(x, (np.ndarray, np.generic))
 
@@ -61,14 +61,14 @@ def input_plan(x: Any) -> Plan | None:
     """The plan of an input that keeps its own library (torch, JAX, CuPy, Dask,
     array_api_strict arrays); None for host data (NumPy, pandas, lists), which
     scikit-learn's validation reads."""
-    return plan_of(x) if is_device_array(x) else None
+    return plan_of(x) if is_non_numpy_array(x) else None
 
 
 def needs_move(X: Any, target: tuple[str, Any] | None) -> bool:
     """Whether ``X`` must be moved to reach the ``(backend, device)`` target."""
     if target is None:
         return False
-    if not is_device_array(X):
+    if not is_non_numpy_array(X):
         return target[0] != "numpy"
     return target[1] is not None and str(device(X)) != str(target[1])
 
@@ -78,7 +78,7 @@ def labels_to_host(y: Any) -> np.ndarray:
     if y is None:
         msg = "SoftmaxRegression requires y to be passed, but the target y is None"
         raise ValueError(msg)
-    y = backends.to_numpy(y) if is_device_array(y) or hasattr(y, "to_numpy") else np.asarray(y)
+    y = backends.to_numpy(y) if is_non_numpy_array(y) or hasattr(y, "to_numpy") else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:

@@ -21,13 +21,13 @@ np.float32(4.0)
 from __future__ import annotations
 
 import functools
+import importlib
 from typing import Any
 
 import numpy as np
 
 from ._compat import (
     BACKENDS,
-    import_backend,
     is_array,
     is_cupy_array,
     is_dask_array,
@@ -37,7 +37,38 @@ from ._compat import (
 )
 from ._compat import array_namespace as _array_namespace
 
-__all__ = ["BACKENDS", "asarray", "available", "get_namespace", "parse_backend", "to_numpy"]
+__all__ = ["BACKENDS", "asarray", "available", "get_namespace", "import_backend",
+           "optional_import", "parse_backend", "to_numpy"]
+
+#: The module behind each backend name.
+_MODULES = {"numpy": "numpy", "array_api_strict": "array_api_strict", "torch": "torch",
+            "jax": "jax.numpy", "dask": "dask.array", "cupy": "cupy"}
+#: The extra that installs each backend (array_api_strict comes with the test extra).
+_EXTRAS = {"array_api_strict": "test"}
+
+
+def optional_import(module: str, extra: str, *, needed_for: str) -> Any:
+    """Import an optional library, or raise an ImportError naming the extra that brings it.
+
+    The one place the install hint is written: ``pip install 'softmaxreg[EXTRA]'``
+    (``pip install -e '.[EXTRA]'`` in a checkout).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        top = module.split(".")[0]
+        msg = (f"{needed_for} needs {top}: install it with `pip install 'softmaxreg[{extra}]'` "
+               f"(in a checkout of softmaxreg: `pip install -e '.[{extra}]'`)")
+        raise ImportError(msg) from None
+
+
+def import_backend(name: str) -> Any:
+    """Import the module behind a backend name, with an install hint when it is missing."""
+    if name not in _MODULES:
+        msg = f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}"
+        raise ValueError(msg)
+    return optional_import(_MODULES[name], _EXTRAS.get(name, name),
+                           needed_for=f"backend {name!r}")
 
 
 @functools.cache

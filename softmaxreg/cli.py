@@ -24,16 +24,23 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import import_backend
 from ._version import __version__
-from .backends import asarray, available, parse_backend, to_numpy
+from .backends import (
+    asarray,
+    available,
+    import_backend,
+    optional_import,
+    parse_backend,
+    to_numpy,
+)
 from .data import load_csv, load_table_lazily, read_csv, select_features
 from .datasets import make_tumors
 from .io import atomic_write
 from .metrics import classification_metrics
-from .plotting import plot_decision_boundary, plot_loss_curve
 
-try:  # the workflow needs scikit-learn (the `workflow` extra); `main` says how to get it
+try:  # these need scikit-learn (the `workflow` extra); `main` says how to get it
+    from .estimator import final_estimator
+    from .plotting import plot_decision_boundary, plot_loss_curve
     from .workflow import (
         load_bundle,
         output_folder,
@@ -268,7 +275,7 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
 
     lines: list[str] = [""]
     say = lines.append
-    classes = [str(c) for c in result.pipeline.steps[-1][1].classes_]
+    classes = [str(c) for c in final_estimator(result.pipeline).classes_]
     sizes = result.extra["sizes"]
     rows = [[k, sizes[k]] + [result.class_ratios[k].get(c, 0.0) for c in classes]
             for k in ("train", "val", "test")]
@@ -388,11 +395,7 @@ def _dask_client(address: str | None) -> Iterator[None]:
     if address is None:
         yield
         return
-    try:  # an optional dependency: the `dask` extra
-        from distributed import Client
-    except ImportError:
-        msg = "--scheduler needs distributed: `pip install 'softmaxreg[dask]'`"
-        raise ImportError(msg) from None
+    Client = optional_import("distributed", "dask", needed_for="--scheduler").Client
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
@@ -462,7 +465,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model)
     X, y = load_csv(args.data, args.target, bundle.features, min_classes=1)
-    est = bundle.pipeline.steps[-1][1]
+    est = final_estimator(bundle.pipeline)
     pred = to_numpy(bundle.pipeline.predict(X))
     present = set(np.asarray(y).tolist())
     unknown = sorted(present - set(est.classes_.tolist()), key=str)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .backends import optional_import
+
 __all__ = ["DataError", "class_counts", "class_weights", "load_csv", "load_table_lazily",
            "read_csv", "select_features", "train_val_test_split"]
 
@@ -34,6 +36,15 @@ def _suggest(name: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"{hint} (columns: {', '.join(map(str, options))})"
+
+
+def _resolve_columns(source: str, columns: list[str], target: str,
+                     features: Sequence[str] | None) -> list[str]:
+    """The feature columns (default: all but ``target``), once ``target`` is found."""
+    if target not in columns:
+        msg = f"{source!r} has no column {target!r} for the target{_suggest(target, columns)}"
+        raise DataError(msg)
+    return [c for c in columns if c != target] if features is None else list(features)
 
 
 def read_csv(path: Any) -> Any:
@@ -94,10 +105,7 @@ def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
     """
     df = read_csv(path)
     columns = [str(c) for c in df.columns]
-    if target not in columns:
-        msg = f"{str(path)!r} has no column {target!r} for the target{_suggest(target, columns)}"
-        raise DataError(msg)
-    features = [c for c in columns if c != target] if features is None else list(features)
+    features = _resolve_columns(str(path), columns, target, features)
     if target in features:
         msg = f"the target {target!r} is also listed as a feature"
         raise DataError(msg)
@@ -128,11 +136,7 @@ def load_table_lazily(pattern: str, target: str, features: Sequence[str] | None 
 
     import pandas as pd  # an optional dependency, as for load_csv
 
-    try:  # an optional dependency: the `dask` extra
-        import dask.dataframe as dd
-    except ImportError:
-        msg = "reading data with Dask needs dask: install it with `pip install 'softmaxreg[dask]'`"
-        raise ImportError(msg) from None
+    dd = optional_import("dask.dataframe", "dask", needed_for="reading data with Dask")
     matches = sorted(glob.glob(pattern))
     if not matches:
         msg = f"no files match {pattern!r}"
@@ -144,10 +148,7 @@ def load_table_lazily(pattern: str, target: str, features: Sequence[str] | None 
         msg = f"cannot read {pattern!r} with dask.dataframe: {exc}"
         raise DataError(msg) from None
     columns = [str(c) for c in ddf.columns]
-    if target not in columns:
-        msg = f"{pattern!r} has no column {target!r} for the target{_suggest(target, columns)}"
-        raise DataError(msg)
-    features = [c for c in columns if c != target] if features is None else list(features)
+    features = _resolve_columns(pattern, columns, target, features)
     for col in features:
         if col not in columns:
             msg = f"{pattern!r} has no column {col!r}{_suggest(col, columns)}"

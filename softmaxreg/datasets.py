@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .backends import optional_import
+
 __all__ = ["make_spirals", "make_tumors"]
 
 # Class-conditional shape of the lesson's tumour data: means, standard
@@ -25,12 +27,7 @@ _TUMOR_CLASSES = {
 
 
 def _pandas() -> Any:
-    try:
-        import pandas as pd
-    except ImportError:
-        msg = "the demo data sets need pandas: `pip install 'softmaxreg[workflow]'`"
-        raise ImportError(msg) from None
-    return pd
+    return optional_import("pandas", "workflow", needed_for="the demo data sets")
 
 
 def _check_n(n_samples: Any, minimum: int) -> int:

@@ -15,18 +15,14 @@ import numpy as np
 from ._compat import array_namespace, checked
 from ._kernel import finish, kernel, ops_for
 from ._validation import nonfinite_message
+from .backends import optional_import
 
 __all__ = ["dask_loss_and_grad", "require_dask"]
 
 
 def require_dask() -> Any:
     """Import dask.array, or say how to install it."""
-    try:
-        import dask.array as da
-    except ImportError:
-        msg = "Dask support needs dask: install it with `pip install 'softmaxreg[dask]'`"
-        raise ImportError(msg) from None
-    return da
+    return optional_import("dask.array", "dask", needed_for="Dask support")
 
 
 def _chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, Any]:

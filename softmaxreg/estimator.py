@@ -38,7 +38,7 @@ from ._validation import (
 from .functional import log_softmax, softmax
 from .io import load_model, save_model
 
-__all__ = ["SoftmaxRegression"]
+__all__ = ["SoftmaxRegression", "final_estimator"]
 
 SOLVERS = ("lbfgs", "gd", "sgd", "adam")
 
@@ -541,3 +541,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
              ) -> SoftmaxRegression:
         """Read a model written by :meth:`save`, onto ``backend`` (default NumPy)."""
         return load_model(cls, path, backend=backend, device=device)
+
+
+def final_estimator(model: Any) -> Any:
+    """The model at the end of a scikit-learn ``Pipeline``, or ``model`` itself."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .backends import to_numpy
+from .backends import optional_import, to_numpy
+from .estimator import final_estimator
 from .io import atomic_write
 
 __all__ = ["plot_decision_boundary", "plot_loss_curve"]
@@ -19,22 +20,13 @@ __all__ = ["plot_decision_boundary", "plot_loss_curve"]
 def _new_axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
     if ax is not None:
         return ax
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        msg = "plotting needs matplotlib: install it with `pip install 'softmaxreg[workflow]'`"
-        raise ImportError(msg) from None
+    Figure = optional_import("matplotlib.figure", "workflow", needed_for="plotting").Figure
     return Figure(figsize=figsize, layout="constrained").subplots()
 
 
 def _save(ax: Any, path: Any) -> None:
     if path is not None:
         atomic_write(Path(path), lambda fh: ax.figure.savefig(fh, format="png", dpi=110))
-
-
-def _estimator(model: Any) -> Any:
-    """The SoftmaxRegression inside a Pipeline, or the model itself."""
-    return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
 def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
@@ -46,7 +38,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
     ending in one; the grid goes through the model's own ``predict_proba``
     (on its own backend). Returns the Axes; ``path`` also saves a PNG.
     """
-    est = _estimator(model)
+    est = final_estimator(model)
     if getattr(est, "n_features_in_", None) != 2:
         msg = (f"plot_decision_boundary needs a model of 2 features, this one has "
                f"{getattr(est, 'n_features_in_', None)}")
@@ -99,7 +91,7 @@ def _colors(n: int) -> list[Any]:
 
 def plot_loss_curve(model: Any, ax: Any = None, *, path: Any = None) -> Any:
     """Training objective per iteration or epoch, with the validation loss when tracked."""
-    est = _estimator(model)
+    est = final_estimator(model)
     curve = getattr(est, "loss_curve_", None)
     if curve is None:
         msg = "plot_loss_curve needs a fitted SoftmaxRegression (no `loss_curve_`)"

@@ -22,22 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning  # the class scikit-learn users filter on
 
 from . import optim
 from ._compat import dtype_name
 from .backends import to_numpy
 
 __all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
-
-
-class ConvergenceWarning(UserWarning):
-    """Raised when a solver stops at ``max_iter`` before its stopping test holds."""
-
-
-try:  # be the same class scikit-learn users already filter on
-    from sklearn.exceptions import ConvergenceWarning  # noqa: F811
-except ImportError:  # pragma: no cover - scikit-learn is a dependency
-    pass
 
 
 def host_scalars(xp: Any, *values: Any) -> list[float]:
@@ -70,7 +61,7 @@ class Objective:
     n_features: int
     n_classes: int
     fit_intercept: bool
-    pxp: Any  # namespace of the parameters (NumPy when the data is on Dask)
+    params_xp: Any  # namespace of the parameters (NumPy when the data is on Dask)
     #: ``theta -> (f, flat grad)`` compiled as a whole (JAX), or None
     flat: Callable[[Any], tuple[Any, Any]] | None = None
 
@@ -80,19 +71,19 @@ class Objective:
 
     def unpack(self, theta: Any) -> tuple[Any, Any]:
         d, C = self.n_features, self.n_classes
-        W = self.pxp.reshape(theta[: d * C], (d, C))
+        W = self.params_xp.reshape(theta[: d * C], (d, C))
         b = theta[d * C :]
         return W, b
 
     def pack(self, W: Any, b: Any) -> Any:
-        pxp = self.pxp
-        return pxp.concat([pxp.reshape(W, (-1,)), b])
+        params_xp = self.params_xp
+        return params_xp.concat([params_xp.reshape(W, (-1,)), b])
 
     def grads(self, W: Any, b: Any, batch: Any = None) -> tuple[Any, Any, Any]:
         """Loss, dW, db at ``(W, b)`` on all rows or on one batch from :attr:`batches`."""
         loss, dW, db = self.evaluate(W, b, batch)
         if not self.fit_intercept:
-            db = self.pxp.zeros_like(db)
+            db = self.params_xp.zeros_like(db)
         return loss, dW, db
 
     def __call__(self, theta: Any) -> tuple[Any, Any]:
@@ -197,7 +188,7 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
     History vectors and the two-loop recursion stay on the parameters'
     device; each function evaluation brings back two floats.
     """
-    xp = obj.pxp
+    xp = obj.params_xp
     # scikit-learn's threshold, in float64 terms also for float32 data: a float32
     # epsilon (1.2e-7 * 64) would stop before the objective is right to 1e-6
     ftol = 64 * float(np.finfo(np.float64).eps)
@@ -319,7 +310,7 @@ def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gt
     zoom gives up once two trial values in a row differ from ``f`` by no more
     than the rounding of the objective (``eps`` is the dtype's epsilon).
     """
-    xp = obj.pxp
+    xp = obj.params_xp
     d_norm = float(xp.max(xp.abs(d)))
 
     def evaluate(step: float) -> tuple[float, Any, float]:

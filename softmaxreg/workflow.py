@@ -33,7 +33,7 @@ import numpy as np
 
 from .backends import to_numpy
 from .data import DataError, class_counts, class_weights, train_val_test_split
-from .estimator import SoftmaxRegression
+from .estimator import SoftmaxRegression, final_estimator
 from .io import atomic_write, json_digest, umask
 from .metrics import classification_metrics
 
@@ -52,7 +52,7 @@ def _parts(model: Any) -> tuple[Any, Any]:
     """(scaler or None, SoftmaxRegression) from a Pipeline or a bare model."""
     if hasattr(model, "steps"):
         steps = [s for _, s in model.steps]
-        est = steps[-1]
+        est = final_estimator(model)
         scalers = [s for s in steps[:-1] if hasattr(s, "scale_") and hasattr(s, "mean_")]
         if len(steps) > 2 or (len(steps) == 2 and not scalers):
             msg = "unscaled_coefficients supports a StandardScaler followed by the model"
@@ -346,7 +346,7 @@ def predict_table(pipeline: Any, X: Any) -> Any:
     """A DataFrame with the predicted label and one probability column per class."""
     import pandas as pd
 
-    est = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    est = final_estimator(pipeline)
     proba = to_numpy(pipeline.predict_proba(X))
     pred = np.asarray(est.classes_)[proba.argmax(axis=1)]
     table = pd.DataFrame({"prediction": pred})
