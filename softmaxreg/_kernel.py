@@ -198,6 +198,7 @@ CGROUP_DIRS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu"),
                Path("/sys/fs/cgroup/cpu,cpuacct"))
 
 
+@functools.cache
 def available_cpus() -> int:
     """CPUs this process may run on: its affinity mask (``taskset``), capped by a
     cgroup CPU quota (containers, ``docker --cpus``), rounded up."""
@@ -235,8 +236,10 @@ def _thread_pool() -> Any:
     return ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="softmaxreg")
 
 
-# a forked child inherits the pool object but not its threads: give it a new one
+# a forked child inherits the pool object but not its threads: give it a new one (and
+# look at its CPUs again: it may have been started with another affinity)
 os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+os.register_at_fork(after_in_child=available_cpus.cache_clear)
 
 #: Held while the BLAS is limited to one thread. One call at a time limits it: a call
 #: that finds it held runs its blocks serially instead. Nested limits set and restored

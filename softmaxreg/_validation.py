@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any
 
 import numpy as np
 
-from ._compat import is_dask_array
+from ._compat import checked, dtype_name, is_dask_array, without_grad
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -94,31 +95,29 @@ def nonfinite_message(bad: int) -> str:
     return f"`X` contains {bad} NaN or infinite value(s); remove or impute them"
 
 
-def check_finite_host(X: np.ndarray) -> None:
-    """NaN/inf in a NumPy ``X``: the same message as for device arrays, no RuntimeWarning."""
-    with np.errstate(all="ignore"):
-        bad = int(np.count_nonzero(~np.isfinite(X)))
-    if bad:
-        raise ValueError(nonfinite_message(bad))
-
-
-def check_magnitude(X: Any, xp: Any) -> None:
-    """Refuse values so large that the solver's products overflow in ``X``'s dtype.
+def check_values(X: Any, xp: Any, *, limit_dtype: str | None = None) -> None:
+    """Refuse NaN/inf in ``X`` (counted, as for every backend) and, with ``limit_dtype``,
+    values too large for that dtype's arithmetic; one pass over ``X``.
 
     A gradient entry is about as large as ``X``, and the line search multiplies two
     of them: past the square root of the dtype's largest number (divided by 1000 for
     the sums) they overflow to inf. For float32 that is 1.8e16, for float64 1e151.
     """
-    if X.shape[0] == 0 or X.shape[1] == 0:
+    if X.shape[0] == 0 or X.shape[1] == 0 or xp.isdtype(X.dtype, "bool"):
         return
-    limit = math.sqrt(float(np.finfo(np.dtype(str(X.dtype).rsplit(".", 1)[-1])).max)) / 1e3
-    top = float(xp.max(xp.abs(X)))
+    X = without_grad(X)  # reading values is no step of a torch graph
+    with np.errstate(all="ignore"):  # NaN/inf are reported below, not warned about
+        top = float(xp.max(xp.abs(X)))
+        if not math.isfinite(top):
+            raise ValueError(nonfinite_message(int(xp.count_nonzero(~xp.isfinite(X)))))
+    if limit_dtype is None:
+        return
+    limit = math.sqrt(float(np.finfo(np.dtype(limit_dtype)).max)) / 1e3
     if top > limit:
-        name = str(X.dtype).rsplit(".", 1)[-1]
-        msg = (f"`X` holds values up to {top:.3g}, too large for {name} arithmetic (the "
+        msg = (f"`X` holds values up to {top:.3g}, too large for {limit_dtype} arithmetic (the "
                f"solver's products would overflow past {limit:.2g}): standardise `X` first, "
                f"e.g. with sklearn.preprocessing.StandardScaler"
-               + ("" if name == "float64" else ", or fit with dtype='float64'"))
+               + ("" if limit_dtype == "float64" else ", or fit with dtype='float64'"))
         raise ValueError(msg)
 
 
@@ -131,3 +130,36 @@ def from_dask_dataframe(X: Any) -> Any:
     if is_dask_array(X) and any(math.isnan(c) for c in X.chunks[0]):
         return X.compute_chunk_sizes()
     return X
+
+
+def check_weights(A: Any, name: str, length: int, what: str, xp: Any) -> Any:
+    """Weights: real numbers, one per row (or class), >= 0 and finite; returns ``A``
+    (a Dask ``A`` with the value checks in its graph, see ``_compat.checked``)."""
+    if not (xp.isdtype(A.dtype, "real floating") or xp.isdtype(A.dtype, "integral")):
+        msg = f"`{name}` must be a real numeric array, got dtype {dtype_name(A.dtype)}"
+        raise TypeError(msg)
+    if A.ndim != 1 or A.shape[0] != length:
+        msg = (f"`{name}` has shape {tuple(A.shape)} but must have shape ({length},) to "
+               f"match {what}")
+        raise ValueError(msg)
+    if length == 0:
+        return A
+    finite = xp.isfinite(A) if xp.isdtype(A.dtype, "real floating") else A == A
+    return checked(A, functools.partial(_check_weight_values, name=name),
+                   xp.count_nonzero(A < 0), xp.min(A), xp.count_nonzero(~finite))
+
+
+def _check_weight_values(n_neg: Any, low: Any, n_bad: Any, *, name: str) -> None:
+    if n_neg := int(n_neg):
+        msg = f"`{name}` must be >= 0, got {n_neg} negative value(s) (min {float(low)})"
+        raise ValueError(msg)
+    if int(n_bad):
+        msg = f"`{name}` must be finite, got NaN or infinite values"
+        raise ValueError(msg)
+
+
+def check_some_weight(total: Any) -> None:
+    if not float(total) > 0:
+        msg = ("the row weights from `sample_weight` and `class_weight` are all zero: at least "
+               "one row needs weight > 0")
+        raise ValueError(msg)

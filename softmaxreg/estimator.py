@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backends, optim
 from . import solvers as S
-from ._compat import array_namespace, dtype_name, is_lazy
+from ._compat import array_namespace, dtype_name, is_lazy, without_grad
 from ._compat import device as aac_device
 from ._plans import (
     input_plan,
@@ -27,10 +27,12 @@ from ._validation import (
     InvalidParameterError,
     check_bool,
     check_choice,
-    check_finite_host,
     check_int,
     check_number,
     check_random_state,
+    check_some_weight,
+    check_values,
+    check_weights,
     float_dtype_name,
     from_dask_dataframe,
     seed,
@@ -293,7 +295,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         The backend is decided here, once, as a data plan (:mod:`softmaxreg._plans`).
         """
-        X = from_dask_dataframe(X)
+        X = without_grad(from_dask_dataframe(X))  # analytic gradients: no autograd graph
         y = from_dask_dataframe(y)
         if input_plan(X) is not None:
             X = self._validate_array(X, reset=True)
@@ -301,7 +303,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
                                       ensure_min_samples=1, ensure_all_finite=False)
-            check_finite_host(X)
             y_host = np.asarray(y_host)
         check_classification_targets(y_host)
         classes, y_codes = np.unique(y_host, return_inverse=True)
@@ -320,6 +321,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if dtype is None:
             xd = dtype_name(X.dtype)
             dtype = xd if xd in ("float32", "float64") else "float64"
+        if not is_lazy(X):  # lazy (Dask) data is checked as its plan prepares it
+            check_values(X, array_namespace(("X", X)), limit_dtype=dtype)
         if target is not None and (plan_of(X).name != target[0] or needs_move(X, target)):
             X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
         plan = plan_of(X)
@@ -334,17 +337,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             sw = np.asarray(backends.to_numpy(sample_weight), dtype=np.float64)
             if sw.ndim == 0:
                 sw = np.full(n, float(sw))
-            if sw.ndim != 1 or sw.shape[0] != n:
-                msg = (f"`sample_weight` has shape {sw.shape} but `X` has {n} rows: "
-                       f"pass one weight per row")
-                raise ValueError(msg)
-            if not np.all(np.isfinite(sw)):
-                msg = "`sample_weight` contains NaN or infinite values"
-                raise ValueError(msg)
-            if np.any(sw < 0):
-                msg = (f"`sample_weight` must be >= 0, got {int((sw < 0).sum())} negative "
-                       f"value(s) (min {sw.min()})")
-                raise ValueError(msg)
+            check_weights(sw, "sample_weight", n, "the rows of `X`",
+                          array_namespace(("sample_weight", sw)))
         cw = self.class_weight
         if cw is not None:
             base = np.ones(n) if sw is None else sw
@@ -362,10 +356,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     msg = f"`class_weight` values must be finite and >= 0, got {cw!r}"
                     raise ValueError(msg)
             sw = base * per_class[y_codes]
-        if sw is not None and not sw.sum() > 0:
-            msg = ("the row weights from `sample_weight` and `class_weight` are all zero: "
-                   "at least one row needs weight > 0")
-            raise ValueError(msg)
+        if sw is not None:
+            check_some_weight(sw.sum())
         return sw
 
     def _validate_array(self, X: Any, *, reset: bool) -> Any:
@@ -391,9 +383,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             msg = (f"X has {d} features, but {type(self).__name__} is expecting "
                    f"{self.n_features_in_} features as input.")
             raise ValueError(msg)
-        # lazy data is checked when computed; fit checks its training rows eagerly
-        # (DaskPlan.prepare), after persisting them once
-        return X if reset and is_lazy(X) else plan_of(X).check_values(X)
+        # fit checks the values in _prepare (in DaskPlan.prepare for lazy data, after
+        # persisting it once); other lazy data is checked when computed
+        return X if reset else plan_of(X).check_values(X)
 
     def _split_validation(self, data: _Prepared, rng: np.random.Generator
                           ) -> tuple[Any, ...]:
@@ -467,7 +459,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return plan.astype(self._validate_array(X, reset=False), dtype)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
-        check_finite_host(X)
+        check_values(X, array_namespace(("X", X)))
         return backends.asarray(X, backend=plan.name, device=plan.device, dtype=dtype)
 
     def _logits(self, X: Any) -> tuple[Any, Any]:

@@ -31,7 +31,7 @@ from ._compat import (
     without_grad,
 )
 from ._kernel import kernel, ops_for
-from ._validation import check_int, check_number
+from ._validation import check_int, check_number, check_some_weight, check_weights
 
 __all__ = [
     "cross_entropy",
@@ -384,36 +384,6 @@ def _check_label_range(lo: Any, hi: Any, *, n_classes: int, bits: int | None) ->
         raise ValueError(msg)
 
 
-def _check_weights(A: Any, name: str, length: int, what: str, xp: Any) -> Any:
-    if not (xp.isdtype(A.dtype, "real floating") or xp.isdtype(A.dtype, "integral")):
-        msg = f"`{name}` must be a real numeric array, got dtype {dtype_name(A.dtype)}"
-        raise TypeError(msg)
-    if A.ndim != 1 or A.shape[0] != length:
-        msg = f"`{name}` must have shape ({length},) to match {what}, got {tuple(A.shape)}"
-        raise ValueError(msg)
-    if length == 0:
-        return A
-    finite = xp.isfinite(A) if xp.isdtype(A.dtype, "real floating") else A == A
-    return checked(A, functools.partial(_check_weight_values, name=name),
-                   xp.count_nonzero(A < 0), xp.min(A), xp.count_nonzero(~finite))
-
-
-def _check_weight_values(n_neg: Any, low: Any, n_bad: Any, *, name: str) -> None:
-    if n_neg := int(n_neg):
-        msg = f"`{name}` must be >= 0, got {n_neg} negative value(s) (min {float(low)})"
-        raise ValueError(msg)
-    if int(n_bad):
-        msg = f"`{name}` must be finite, got NaN or infinite values"
-        raise ValueError(msg)
-
-
-def _check_some_weight(total: Any) -> None:
-    if not float(total) > 0:
-        msg = ("the row weights from `sample_weight` and `class_weight` are all zero: at least "
-               "one row needs weight > 0")
-        raise ValueError(msg)
-
-
 def _row_weights(
     y: Any,
     sample_weight: Any,
@@ -427,12 +397,12 @@ def _row_weights(
     """Per-row weights ``sample_weight[i] * class_weight[y_i]`` in ``dtype``, or None."""
     w = None
     if sample_weight is not None:
-        sample_weight = _check_weights(sample_weight, "sample_weight", n, "the rows", xp)
+        sample_weight = check_weights(sample_weight, "sample_weight", n, "the rows", xp)
         w = xp.astype(sample_weight, dtype)
     if class_weight is not None:
-        class_weight = _check_weights(class_weight, "class_weight", n_classes, "the classes", xp)
+        class_weight = check_weights(class_weight, "class_weight", n_classes, "the classes", xp)
         cw = xp.take(xp.astype(class_weight, dtype), y, axis=0)
         w = cw if w is None else w * cw
     if w is None or n == 0:
         return w
-    return checked(w, _check_some_weight, xp.sum(w))
+    return checked(w, check_some_weight, xp.sum(w))

@@ -33,8 +33,7 @@ def classification_metrics(y_true: Any, y_pred: Any, classes: Sequence[Any]) -> 
     """
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-    y_true = np.asarray(to_numpy(y_true) if hasattr(y_true, "__array_namespace__") else y_true)
-    y_pred = np.asarray(to_numpy(y_pred) if hasattr(y_pred, "__array_namespace__") else y_pred)
+    y_true, y_pred = to_numpy(y_true), to_numpy(y_pred)
     if y_true.shape != y_pred.shape:
         msg = f"`y_true` has shape {y_true.shape} but `y_pred` has shape {y_pred.shape}"
         raise ValueError(msg)

@@ -45,7 +45,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
         raise ValueError(msg)
     columns = list(X.columns) if hasattr(X, "columns") else None
     Xn = np.asarray(X, dtype=np.float64)
-    yn = np.asarray(to_numpy(y) if hasattr(y, "__array_namespace__") else y)
+    yn = to_numpy(y)
     if Xn.ndim != 2 or Xn.shape[1] != 2:
         msg = f"`X` must have 2 columns, got shape {Xn.shape}"
         raise ValueError(msg)

@@ -222,7 +222,7 @@ def test_nonfinite_sample_weights_are_refused(bad):
     X, y = iris()
     sw = np.ones(len(y))
     sw[4] = bad
-    with pytest.raises(ValueError, match=r"`sample_weight` contains NaN or infinite"):
+    with pytest.raises(ValueError, match=r"`sample_weight` must be finite, got NaN or infinite"):
         SoftmaxRegression().fit(X, y, sample_weight=sw)
 
 

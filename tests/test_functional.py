@@ -352,7 +352,8 @@ def test_shape_errors_name_the_arguments(bk):
         sr.loss_and_grad(a(X), a(y), a(W), a(b[:3]))
     with pytest.raises(ValueError, match=r"`y` has 36 labels but `X` has 37 rows"):
         sr.loss_and_grad(a(X), a(y[1:]), a(W), a(b))
-    with pytest.raises(ValueError, match=r"`sample_weight` must have shape \(37,\)"):
+    with pytest.raises(ValueError,
+                       match=r"`sample_weight` has shape \(3,\) but must have shape \(37,\)"):
         sr.loss_and_grad(a(X), a(y), a(W), a(b), sample_weight=a(np.ones(3)))
     with pytest.raises(TypeError, match=r"`X` must have a real floating dtype"):
         sr.loss_and_grad(a(X.astype(np.int64)), a(y), a(W), a(b))

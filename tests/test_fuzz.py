@@ -210,7 +210,8 @@ def test_loss_and_grad_fuzz(case):
     assert not expected, f"expected one of {expected}, got a result"
     # the reference sees exactly the values the core saw (after the cast to its dtype)
     Xr, Wr, br = (np.asarray(_host(a), np.float64) for a in args[0:1] + args[2:4])
-    ref = _reference(Xr, y, Wr, br, case["l2"], sw, cw)
+    with np.errstate(all="ignore"):  # NaN/inf input: the reference's NaN is the answer too
+        ref = _reference(Xr, y, Wr, br, case["l2"], sw, cw)
     got = [np.asarray(_host(v), np.float64) for v in (loss, dW, db)]
     eps = float(np.finfo(fdt).eps)
     scale = 1.0 + np.abs(Xr).max(initial=0) * np.abs(Wr).sum(axis=0).max() + np.abs(br).max()
@@ -317,7 +318,7 @@ def test_estimator_fuzz(case):
     kw = {"solver": case["solver"], "max_iter": 30, "random_state": 0, "learning_rate": 0.05}
     n_classes = len(np.unique(y))
     dtype = "float32" if case["x_dtype"] == "float32" else "float64"
-    limit = np.sqrt(np.finfo(dtype).max) / 1e3  # softmaxreg._validation.check_magnitude
+    limit = np.sqrt(np.finfo(dtype).max) / 1e3  # softmaxreg._validation.check_values
     finite = np.isfinite(Xref).all() and np.abs(Xref).max() <= limit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -341,7 +342,11 @@ def test_estimator_fuzz(case):
         W, b = (np.asarray(_host(a), np.float64) for a in (model.coef_.T, model.intercept_))
         return _reference(Xref, codes, W, b, 1 / len(y), None, None)[0]
 
-    np.testing.assert_allclose(objective(m), objective(ref), rtol=rtol)
+    # Adam divides each step by the gradient's running size: where gradients are near
+    # zero (equal rows), float32 rounding differences between libraries become steps of
+    # the learning rate's size, so float32 Adam fits agree to 1e-3 rather than 1e-4
+    obj_rtol = 1e-3 if case["solver"] == "adam" and dtype == "float32" else rtol
+    np.testing.assert_allclose(objective(m), objective(ref), rtol=obj_rtol)
     if case["solver"] == "lbfgs" and case["values"] != "equal":
         # the weights themselves only where the optimum is unique (equal rows make a
         # column collinear with the intercept) and the path is not Adam's sign-like steps

@@ -78,11 +78,14 @@ def test_worker_count_follows_cpu_affinity():
     ({"cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"}, None),
     ({}, None),
 ])
-def test_worker_count_follows_the_cgroup_quota(tmp_path, monkeypatch, files, expected):
+def test_worker_count_follows_the_cgroup_quota(tmp_path, monkeypatch, request, files,
+                                              expected):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     monkeypatch.setattr(K, "CGROUP_DIRS", (tmp_path,))
     monkeypatch.delenv("SOFTMAXREG_CPU_THREADS", raising=False)
+    K.available_cpus.cache_clear()  # read once per process; this test changes the files
+    request.addfinalizer(K.available_cpus.cache_clear)
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
         else os.cpu_count()
     assert K.cpu_workers() == min(affinity, expected or affinity)
