@@ -8,6 +8,7 @@ update steps and :mod:`softmaxreg.backends` moves data between libraries.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from . import backends, optim
@@ -43,8 +44,6 @@ _LAZY = {"SoftmaxRegression": "estimator", "unscaled_coefficients": "workflow"}
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         try:
             module = importlib.import_module(f".{_LAZY[name]}", __name__)
         except ImportError as exc:

@@ -134,7 +134,7 @@ def is_lazy(x: Any) -> bool:
     inside ``jax.jit`` and every Dask array are.
     """
     if aac.is_jax_array(x):
-        import jax
+        import jax  # only reached with JAX arrays
 
         return isinstance(x, jax.core.Tracer)
     return bool(aac.is_lazy_array(x))
@@ -157,7 +157,7 @@ def checked(A: Any, check: Any, *stats: Any) -> Any:
     computed here. Inside ``jax.jit`` values cannot be read, so nothing is checked.
     """
     if aac.is_dask_array(A):
-        import dask.array as da
+        import dask.array as da  # only reached with Dask data
 
         index = "abcdefgh"[: A.ndim]
         pairs = [p for stat in stats for p in (stat, "")]

@@ -15,6 +15,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,6 @@ def _cgroup_cpu_quota() -> int | None:
 
 @functools.cache
 def _thread_pool() -> Any:
-    from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=available_cpus(), thread_name_prefix="softmaxreg")
 
@@ -253,7 +253,7 @@ os.register_at_fork(after_in_child=lambda: globals().update(_BLAS_LIMITED=thread
 def _blas_controller() -> Any:
     """threadpoolctl's handle on the loaded BLAS, or None without threadpoolctl."""
     try:
-        from threadpoolctl import ThreadpoolController
+        from threadpoolctl import ThreadpoolController  # optional: without it, no threads
     except ImportError:
         return None
     return ThreadpoolController()

@@ -286,7 +286,7 @@ def _jax_flat_objective() -> Callable[..., tuple[Any, Any]]:
     constants that XLA would fold into the program, so fits of the same shapes
     reuse the compilation."""
     import jax  # only reached with JAX arrays
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # only reached with JAX arrays
 
     def flat(theta: Any, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
              fit_intercept: bool) -> tuple[Any, Any]:

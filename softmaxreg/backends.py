@@ -134,7 +134,7 @@ def to_numpy(x: Any) -> np.ndarray:
     if is_dask_array(x):
         return to_numpy(x.compute())
     if library_name(x) == "array_api_strict":
-        import array_api_strict as xps
+        import array_api_strict as xps  # only reached with its arrays
 
         return np.asarray(xps.asarray(x, device=xps.Device("CPU_DEVICE"))._array)
     return np.asarray(x)
@@ -172,7 +172,7 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
         dt = resolve_dtype(mod, dtype)
         return mod.asarray(out, device=device, dtype=dt)
     if name == "jax":
-        import jax
+        import jax  # only reached with JAX arrays
 
         arr = mod.asarray(out, dtype=resolve_dtype(mod, dtype))
         if device is not None:
@@ -211,7 +211,7 @@ def _cuda_index(device: Any) -> int:
 
 
 def _jax_device(device: Any) -> Any:
-    import jax
+    import jax  # only reached with JAX arrays
 
     if not isinstance(device, str):
         return device

@@ -288,7 +288,7 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
     say("\nmetrics on the test split:")
     say(json.dumps(result.metrics, indent=2))
 
-    import pandas as pd
+    import pandas as pd  # optional: the `workflow` extra
 
     pipeline = result.pipeline
     if inference is None:
@@ -322,7 +322,7 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
 
 
 def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # optional: the `workflow` extra
 
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
@@ -430,7 +430,7 @@ def _parse_rows(items: list[str], features: list[str]) -> dict[str, float]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # optional: the `workflow` extra
 
 
     bundle = load_bundle(args.model)

@@ -16,6 +16,8 @@ Examples
 from __future__ import annotations
 
 import difflib
+import glob
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ def _resolve_columns(source: str, columns: list[str], target: str,
 
 def read_csv(path: Any) -> Any:
     """Read a CSV file into a DataFrame; :class:`DataError` when missing, empty or unreadable."""
-    import pandas as pd
+    import pandas as pd  # optional: the `workflow` extra
 
     path = Path(path)
     if not path.is_file():
@@ -71,7 +73,7 @@ def read_csv(path: Any) -> Any:
 
 def select_features(df: Any, features: Sequence[str], source: Any = "the data") -> Any:
     """The numeric feature columns of ``df`` as float64, with errors naming the column."""
-    import pandas as pd
+    import pandas as pd  # optional: the `workflow` extra
 
     columns = [str(c) for c in df.columns]
     missing = [f for f in features if f not in columns]
@@ -131,8 +133,6 @@ def load_table_lazily(pattern: str, target: str, features: Sequence[str] | None 
     The rows stay where Dask reads them; the columns are checked now, with the
     same errors as :func:`load_csv` (a missing, misspelt or non-numeric column).
     """
-    import glob
-    import os
 
     import pandas as pd  # an optional dependency, as for load_csv
 
@@ -170,7 +170,7 @@ def train_val_test_split(X: Any, y: Any, train_size: float = 0.7, val_size: floa
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``. With
     ``stratify=True`` each part keeps the class ratios of ``y``.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # the `sklearn` extra
 
     sizes = (train_size, val_size, test_size)
     if any(not (0 < s < 1) for s in sizes) or abs(sum(sizes) - 1.0) > 1e-9:

@@ -40,7 +40,7 @@ def _add(a: tuple[Any, ...], c: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _tree(parts: list[Any]) -> Any:
-    import dask
+    import dask  # only reached with Dask data
 
     while len(parts) > 1:
         nxt = [dask.delayed(_add)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
@@ -56,7 +56,7 @@ def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
 
     One ``compute`` per call; the result is NumPy on the client.
     """
-    import dask
+    import dask  # only reached with Dask data
 
     xs = X.to_delayed().ravel()
     ys = y.to_delayed().ravel()

@@ -389,7 +389,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _split_validation(self, data: _Prepared, rng: np.random.Generator
                           ) -> tuple[Any, ...]:
-        from sklearn.model_selection import train_test_split
+        from sklearn.model_selection import train_test_split  # the `sklearn` extra
 
         n = data.y_host.shape[0]
         try:

@@ -111,7 +111,7 @@ def _from_json(value: Any) -> Any:
 
 
 def save_model(model: Any, path: Any) -> None:
-    from sklearn.utils.validation import check_is_fitted
+    from sklearn.utils.validation import check_is_fitted  # the `sklearn` extra
 
     check_is_fitted(model)
     path = Path(path)

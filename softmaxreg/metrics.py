@@ -31,7 +31,10 @@ def classification_metrics(y_true: Any, y_pred: Any, classes: Sequence[Any]) -> 
     {precision, recall, f1, num_samples}}, "accuracy": float}``. Predictions
     may be arrays of any backend.
     """
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    from sklearn.metrics import (  # the `sklearn` extra
+        accuracy_score,
+        precision_recall_fscore_support,
+    )
 
     y_true, y_pred = to_numpy(y_true), to_numpy(y_pred)
     if y_true.shape != y_pred.shape:

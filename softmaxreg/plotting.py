@@ -55,7 +55,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
                          np.linspace(lo[1], hi[1], resolution))
     grid = np.c_[gx.ravel(), gy.ravel()]
     if columns is not None:
-        import pandas as pd
+        import pandas as pd  # optional: the `workflow` extra
 
         grid = pd.DataFrame(grid, columns=columns)
     proba = to_numpy(model.predict_proba(grid))
@@ -83,7 +83,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
 
 def _colors(n: int) -> list[Any]:
     """One colour per class, the same for the shaded region and the points."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # optional: the `workflow` extra
 
     cmap = colormaps["tab10"] if n <= 10 else colormaps["viridis"].resampled(n)
     return [cmap(k) for k in range(n)]

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +123,8 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
     scikit-learn's scale for the penalty). Early stopping watches the validation
     split.
     """
-    import pandas as pd
-    from sklearn.pipeline import Pipeline
+    import pandas as pd  # optional: the `workflow` extra
+    from sklearn.pipeline import Pipeline  # the `sklearn` extra; the core runs without it
 
     lazy = _is_dask_frame(X)
     if not lazy and not isinstance(X, pd.DataFrame):
@@ -150,9 +151,8 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
         random_state=random_state, verbose=verbose, tol=1e-6 if solver == "lbfgs" else 1e-4)
     y_val = splits["val"][1]
     fit_kw = {"validation_data": (scaled["val"], y_val)} if early_stopping else {}
-    import warnings
 
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning  # the `sklearn` extra
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -189,7 +189,7 @@ def _is_dask_frame(X: Any) -> bool:
 def _fit_scaler(X: Any, features: list[str]) -> Any:
     """A ``StandardScaler`` fitted on the training split (one pass over it on Dask)."""
     if isinstance(X, np.ndarray) or hasattr(X, "iloc"):
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.preprocessing import StandardScaler  # the `sklearn` extra
 
         return StandardScaler().fit(X)
     import dask  # a lazy training split
@@ -277,7 +277,7 @@ def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) 
     was changed after saving, does not follow its format, or the two files come
     from different runs.
     """
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import Pipeline  # the `sklearn` extra; the core runs without it
 
     folder = Path(folder)
     if not (folder / MODEL_FILE).is_file() or not (folder / SCALER_FILE).is_file():
@@ -330,7 +330,7 @@ def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) 
 
 def fitted_scaler(mean: Any, scale: Any, features: list[str]) -> Any:
     """A ``StandardScaler`` in the fitted state given by its ``mean`` and ``scale``."""
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import StandardScaler  # the `sklearn` extra
 
     scaler = StandardScaler()
     scaler.mean_ = np.asarray(mean, dtype=np.float64)
@@ -344,7 +344,7 @@ def fitted_scaler(mean: Any, scale: Any, features: list[str]) -> Any:
 
 def predict_table(pipeline: Any, X: Any) -> Any:
     """A DataFrame with the predicted label and one probability column per class."""
-    import pandas as pd
+    import pandas as pd  # optional: the `workflow` extra
 
     est = final_estimator(pipeline)
     proba = to_numpy(pipeline.predict_proba(X))
