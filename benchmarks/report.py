@@ -38,6 +38,8 @@ def _peer(group: str, names: set[str]) -> str | None:
         return "sklearn" if "sklearn" in names else None
     if group.startswith("dask"):
         return "numpy" if "numpy" in names else None
+    if group.startswith("sgd"):
+        return "numpy-C" if "numpy-C" in names else None
     return None
 
 
@@ -95,6 +97,14 @@ def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             ratio = rows["numpy"]["extra_info"]["peak_over_x"]
             lines.append(f"| extra peak memory of loss_and_grad (NumPy) | < 0.5 x size of X | "
                          f"{ratio:.3f} x | {'met' if ratio < 0.5 else 'not met'} |")
+    for g, rows in by_group.items():
+        if g.startswith("sgd") and "numpy-C" in rows:
+            base = rows["numpy-C"]["stats"]["median"]
+            for name in ("numpy-F", "pandas"):
+                if name in rows:
+                    r = rows[name]["stats"]["median"] / base
+                    lines.append(f"| sgd epochs on {name} vs C-ordered NumPy | <= 1.2x | "
+                                 f"{r:.2f}x | {'met' if r <= 1.2 else 'not met'} |")
     gpu = "step n=1000000 d=256 C=10"
     for lib in ("torch:cuda", "cupy"):
         res = t(gpu, lib)
@@ -122,7 +132,7 @@ def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
         md += [f"## {run['path'].name}", "", f"Machine: {_machine(run)}", ""]
         by_group: dict[str, dict[str, dict[str, Any]]] = {}
         for b in run["benchmarks"]:
-            name = b["params"]["backend"]
+            name = b["params"].get("backend") or b["extra_info"]["backend"]
             by_group.setdefault(b["group"], {})[name] = b
         bars = _bars(by_group)
         if bars:

@@ -301,8 +301,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             X = self._validate_array(X, reset=True)
             y_host = labels_to_host(y)
         else:
+            # mini-batches gather rows: ask for row-major data in the one conversion
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                                      ensure_min_samples=1, ensure_all_finite=False)
+                                      ensure_min_samples=1, ensure_all_finite=False,
+                                      order="C" if self.batch_size is not None else None)
             y_host = np.asarray(y_host)
         check_classification_targets(y_host)
         classes, y_codes = np.unique(y_host, return_inverse=True)

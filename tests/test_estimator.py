@@ -120,6 +120,36 @@ def test_fits_on_every_backend(bk, dtype):
     assert m.score(bk.asarray(X), y) == pytest.approx(ref.score(X, y))
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatches_on_every_backend(bk, solver):
+    """Mini-batch epochs on each backend take the same batches and reach NumPy's weights."""
+    X, y = standardized(load_iris)
+    kw = {"solver": solver, "batch_size": 16, "max_iter": 5, "tol": 0, "random_state": 3,
+          "learning_rate": 0.05}
+    ref = SoftmaxRegression(**kw).fit(X, y)
+    if bk.lazy:  # on Dask a batch is a chunk: 16-row chunks, visited in shuffled order
+        m = SoftmaxRegression(**kw).fit(bk.asarray(X).rechunk(16), bk.asarray(y).rechunk(16))
+        assert m.n_iter_ == 5 and m.loss_curve_[-1] < m.loss_curve_[0]
+        return
+    m = SoftmaxRegression(**kw).fit(bk.asarray(X), bk.asarray(y))
+    assert_array(m.coef_, ref.coef_, bk, dtype="float64", rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["F", "pandas", "strided"])
+def test_minibatches_on_any_layout_equal_c_order(layout):
+    import pandas as pd
+
+    X, y = standardized(load_iris)
+    kw = {"solver": "sgd", "batch_size": 8, "max_iter": 4, "tol": 0, "random_state": 0}
+    ref = SoftmaxRegression(**kw).fit(X, y)
+    Xl = {"F": np.asfortranarray(X), "pandas": pd.DataFrame(X),
+          "strided": np.repeat(X, 2, axis=0)[::2]}[layout]
+    before = np.array(Xl, copy=True)
+    m = SoftmaxRegression(**kw).fit(Xl, y)
+    np.testing.assert_array_equal(m.coef_, ref.coef_)
+    np.testing.assert_array_equal(np.asarray(Xl), before)  # the user's data is untouched
+
+
 def test_backend_parameter_moves_host_data():
     torch = pytest.importorskip("torch")
     X, y = standardized(load_iris)
