@@ -26,6 +26,7 @@ __all__ = [
     "is_dask_namespace",
     "is_jax_namespace",
     "is_lazy",
+    "is_scipy_sparse",
     "is_numpy_namespace",
     "is_torch_array",
     "is_torch_namespace",
@@ -112,8 +113,14 @@ def check_same_device(*named: tuple[str, Any]) -> Any:
 
 
 def _arrays(named: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:
-    """The named arguments that are arrays (not None, not Python scalars)."""
-    return [(n, a) for n, a in named if a is not None and not isinstance(a, (int, float))]
+    """The named arguments that are arrays (not None, not Python scalars); a SciPy sparse
+    matrix counts as a NumPy array (it computes with NumPy parameters, on the CPU)."""
+    return [(n, _numpy_stand_in(a) if is_scipy_sparse(a) else a) for n, a in named
+            if a is not None and not isinstance(a, (int, float))]
+
+
+def _numpy_stand_in(a: Any) -> Any:
+    return np.empty((0,) * a.ndim, dtype=a.dtype)
 
 
 def _refuse_a_mix(arrays: list[tuple[str, Any]], key: Any, error: type[Exception],
@@ -138,6 +145,11 @@ def is_lazy(x: Any) -> bool:
 
         return isinstance(x, jax.core.Tracer)
     return bool(aac.is_lazy_array(x))
+
+
+def is_scipy_sparse(x: Any) -> bool:
+    """A ``scipy.sparse`` matrix or array (any format), without importing SciPy."""
+    return type(x).__module__.startswith("scipy.sparse") and hasattr(x, "tocsr")
 
 
 def without_grad(x: Any) -> Any:

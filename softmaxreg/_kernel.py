@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ._compat import (
     device,
     is_jax_namespace,
     is_numpy_namespace,
+    is_scipy_sparse,
     is_torch_namespace,
     is_writeable,
 )
@@ -55,6 +56,8 @@ class Ops:
     row_major: bool  # one fused (n, C) expression (XLA fuses it best) instead of blocks
     logits: Callable[[Any, Any, Any], Any]  # (Xb, W, b) -> fresh class-major (C, nb) logits
     exp: Callable[[Any], Any]  # exp(Z), written into Z where ``inplace``
+    rows: Callable[[Any, int, int], Any] = field(default=lambda X, start, stop:
+                                                  X[start:stop, ...])  # a block of rows
 
 
 def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = None,
@@ -65,6 +68,10 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
     alone; ``block_rows`` and ``workers`` override the defaults. Tests compare
     every native bundle with the generic one.
     """
+    if is_scipy_sparse(X):  # CSR rows with NumPy parameters; G @ X is SciPy's product
+        return Ops("scipy-sparse", xp, block_rows or BLOCK_ROWS, True, True,
+                   cpu_workers() if workers is None else workers, False,
+                   _numpy_logits, _numpy_exp, _sparse_rows)
     if native and is_numpy_namespace(xp):
         return Ops("numpy", xp, block_rows or BLOCK_ROWS, True, True,
                    cpu_workers() if workers is None else workers, False,
@@ -97,7 +104,7 @@ def kernel(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
                                 block_rows=block_rows)
     xp = ops.xp
     C = W.shape[1]
-    dev = device(X)
+    dev = device(W)  # the data's device too (checked); sparse X has none of its own
     classes = xp.arange(C, device=dev)[:, None]
     if total is None:
         total = default_total(w, n, xp=xp)
@@ -109,7 +116,7 @@ def kernel(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
         whole = start == 0 and stop == n
-        Xb = X if whole else X[start:stop, ...]
+        Xb = X if whole else ops.rows(X, start, stop)
         yb = y if whole else y[start:stop]
         wb = None if w is None else (w if whole else w[start:stop])
 
@@ -305,7 +312,7 @@ def _block_sums(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, w: Any, block_rows:
         sums = None
         for start in group:
             rows = slice(start, start + block_rows)
-            part = kernel(ops, X[rows], y[rows], W, b, l2=0.0,
+            part = kernel(ops, ops.rows(X, start, start + block_rows), y[rows], W, b, l2=0.0,
                           w=None if w is None else w[rows], total=1.0)
             sums = part if sums is None else tuple(a + c for a, c in
                                                    zip(sums, part, strict=True))
@@ -359,6 +366,10 @@ def _torch_logits(Xb: Any, W: Any, b: Any) -> Any:
     Zr = Xb @ W
     out = torch.empty((Zr.shape[1], Zr.shape[0]), dtype=Zr.dtype, device=Zr.device)
     return torch.add(Zr.T, b[:, None], out=out)
+
+
+def _sparse_rows(X: Any, start: int, stop: int) -> Any:
+    return X[start:stop]  # CSR row slices; sparse matrices take no Ellipsis
 
 
 def _generic_logits(Xb: Any, W: Any, b: Any) -> Any:

@@ -28,6 +28,7 @@ from ._compat import (
     dtype_name,
     is_array,
     is_lazy,
+    is_scipy_sparse,
     library_name,
     without_grad,
 )
@@ -38,7 +39,7 @@ from .functional import forward
 from .solvers import Objective
 
 __all__ = ["DaskPlan", "EagerPlan", "Plan", "input_plan", "is_non_numpy_array", "labels_to_host",
-           "needs_move", "plan_for", "plan_of", "sum_of_weights"]
+           "needs_move", "plan_for", "plan_of", "sum_of_weights", "SparsePlan"]
 
 
 def plan_for(backend: str, device: Any = None) -> Plan:
@@ -48,6 +49,8 @@ def plan_for(backend: str, device: Any = None) -> Plan:
 
 def plan_of(X: Any) -> Plan:
     """The plan of the library and device ``X`` lives on."""
+    if is_scipy_sparse(X):
+        return SparsePlan("numpy", "cpu")
     name = library_name(X)
     return plan_for(name, None if name == "dask" else device(X))
 
@@ -233,6 +236,53 @@ class EagerPlan(Plan):
         cls = backends.asarray(classes, backend=self.name, device=self.device)
         xp = array_namespace(("idx", idx))
         return xp.take(cls, idx, axis=0)
+
+
+@dataclass(frozen=True)
+class SparsePlan(EagerPlan):
+    """``scipy.sparse`` rows (CSR, never densified) with NumPy parameters; the kernel's
+    sparse ``Ops`` does the products."""
+
+    def params_device(self, X: Any) -> Any:
+        return "cpu"
+
+    def astype(self, X: Any, dtype: str) -> Any:
+        return X if X.dtype == np.dtype(dtype) else X.astype(dtype)
+
+    def check_values(self, X: Any) -> Any:
+        check_values(X, backends.get_namespace("numpy"))
+        return X
+
+    def prepare(self, X: Any, codes: np.ndarray, sw: np.ndarray | None,
+                batch_size: int | None) -> tuple[Any, Any, Any]:
+        X = X.tocsr()
+        return X, codes.astype(np.int64), None if sw is None else sw.astype(X.dtype)
+
+    def take_rows(self, A: Any, idx: np.ndarray) -> Any:
+        return None if A is None else A[idx]
+
+    def objective(self, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
+                  fit_intercept: bool) -> Objective:
+        xp = backends.get_namespace("numpy")
+        ops = ops_for(xp, X)
+        n = int(X.shape[0])
+
+        def evaluate(W: Any, b: Any, rows: Any) -> tuple[Any, Any, Any]:
+            if rows is None:
+                return kernel(ops, X, y, W, b, l2=l2, w=w)
+            return kernel(ops, X[rows], y[rows], W, b, l2=l2, w=None if w is None else w[rows])
+
+        def batches(rng: np.random.Generator | None, batch_size: int | None) -> list[Any]:
+            if batch_size is None or batch_size >= n:
+                return [None]
+            order = rng.permutation(n) if rng is not None else np.arange(n)
+            return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+        return Objective(evaluate, batches, int(X.shape[1]), n_classes, fit_intercept, xp)
+
+    def loss(self, X: Any, y: Any, w: Any, W: Any, b: Any) -> float:
+        xp = backends.get_namespace("numpy")
+        return float(kernel(ops_for(xp, X), X, y, W, b, l2=0.0, w=w)[0])
 
 
 @dataclass(frozen=True)

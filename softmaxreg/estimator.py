@@ -16,6 +16,7 @@ from . import solvers as S
 from ._compat import array_namespace, dtype_name, is_lazy, without_grad
 from ._compat import device as aac_device
 from ._plans import (
+    SparsePlan,
     input_plan,
     labels_to_host,
     needs_move,
@@ -43,6 +44,8 @@ from .io import load_model, save_model
 __all__ = ["SoftmaxRegression", "final_estimator"]
 
 SOLVERS = ("lbfgs", "gd", "sgd", "adam")
+#: scipy.sparse input is converted once to CSR, the format the kernel slices rows of
+SPARSE = ["csr"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # scipy.sparse, trained as CSR without densifying
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -304,6 +308,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             # mini-batches gather rows: ask for row-major data in the one conversion
             X, y_host = validate_data(self, X, y, dtype=[np.float64, np.float32],
                                       ensure_min_samples=1, ensure_all_finite=False,
+                                      accept_sparse=SPARSE, accept_large_sparse=True,
                                       order="C" if self.batch_size is not None else None)
             y_host = np.asarray(y_host)
         check_classification_targets(y_host)
@@ -325,6 +330,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             dtype = xd if xd in ("float32", "float64") else "float64"
         if not is_lazy(X):  # lazy (Dask) data is checked as its plan prepares it
             check_values(X, array_namespace(("X", X)), limit_dtype=dtype)
+        if target is not None and target[0] != "numpy" and isinstance(plan_of(X), SparsePlan):
+            msg = (f"`X` is a scipy.sparse matrix, which trains on NumPy; got "
+                   f"backend={self.backend!r}: pass a dense array to train there")
+            raise ValueError(msg)
         if target is not None and (plan_of(X).name != target[0] or needs_move(X, target)):
             X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
         plan = plan_of(X)
@@ -460,7 +469,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(msg)
             return plan.astype(self._validate_array(X, reset=False), dtype)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
-                          ensure_all_finite=False)
+                          ensure_all_finite=False, accept_sparse=SPARSE,
+                          accept_large_sparse=True)
+        sparse = plan_of(X)
+        if isinstance(sparse, SparsePlan):
+            if plan.name != "numpy":
+                msg = (f"`X` is a scipy.sparse matrix but the model lives on {plan.name}; "
+                       f"move the model with model.to('numpy') to predict on sparse input")
+                raise ValueError(msg)
+            return sparse.check_values(sparse.astype(X, dtype))
         check_values(X, array_namespace(("X", X)))
         return backends.asarray(X, backend=plan.name, device=plan.device, dtype=dtype)
 

@@ -22,12 +22,15 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from ._compat import (
     array_namespace,
     check_same_device,
     checked,
     device,
     dtype_name,
+    is_scipy_sparse,
     without_grad,
 )
 from ._kernel import kernel, ops_for
@@ -169,6 +172,7 @@ def forward(X: Any, W: Any, b: Any, /, *, xp: Any = None) -> Any:
     array([[3., 4.],
            [3., 4.]])
     """
+    X = as_sparse_rows(X)
     if xp is None:
         xp = array_namespace(("X", X), ("W", W), ("b", b))
     _check_params(X, W, b, xp)
@@ -271,6 +275,7 @@ def loss_and_grad(
     >>> round(float(loss), 4), dW.shape, db.shape
     (0.6931, (2, 2), (2,))
     """
+    X = as_sparse_rows(X)
     if xp is None:
         xp = array_namespace(
             ("X", X), ("y", y), ("W", W), ("b", b),
@@ -289,6 +294,22 @@ def loss_and_grad(
         without_grad(A) for A in (X, W, b, sample_weight, class_weight))
     w = _row_weights(y, sample_weight, class_weight, n=n, n_classes=C, dtype=X.dtype, xp=xp)
     return kernel(ops_for(xp, X), X, y, W, b, l2=l2, w=w)
+
+
+def as_sparse_rows(X: Any) -> Any:
+    """A ``scipy.sparse`` ``X`` in CSR form (converted once, never densified), checked
+    for what the kernel cannot use; anything else as it is."""
+    if not is_scipy_sparse(X):
+        return X
+    if X.ndim != 2:
+        msg = f"`X` must be 2-D, got a sparse array of shape {X.shape}"
+        raise ValueError(msg)
+    X = X.tocsr()  # CSC/COO/... once (duplicate COO entries are summed); CSR as it is
+    if not np.isfinite(X.data).all():
+        bad = int(np.count_nonzero(~np.isfinite(X.data)))
+        msg = f"`X` contains {bad} NaN or infinite stored value(s); remove or impute them"
+        raise ValueError(msg)
+    return X
 
 
 def _check_floating(A: Any, name: str, xp: Any) -> None:

@@ -1,0 +1,127 @@
+"""scipy.sparse input: the core and the estimator give the dense answer without ever
+densifying (issue: real data shapes)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import softmaxreg as sr
+from softmaxreg import SoftmaxRegression
+
+sp = pytest.importorskip("scipy.sparse")
+
+FORMATS = ("csr_matrix", "csc_matrix", "coo_matrix", "csr_array", "csc_array", "coo_array")
+
+
+def random_sparse(rng, n, d, density, fmt, dtype="float64", duplicates=False):
+    """A sparse matrix with empty rows and columns, and duplicate COO entries if asked."""
+    dense = rng.normal(size=(n, d)) * (rng.random((n, d)) < density)
+    dense[rng.integers(n)] = 0.0  # an empty row
+    dense[:, rng.integers(d)] = 0.0  # an empty column
+    if duplicates:  # the same entries stored twice, halved: they add up to the dense values
+        rows, cols = np.nonzero(dense)
+        vals = dense[rows, cols] / 2
+        coo = sp.coo_matrix((np.r_[vals, vals], (np.r_[rows, rows], np.r_[cols, cols])),
+                            shape=(n, d))
+        return getattr(sp, fmt)(coo).astype(dtype) if fmt != "coo_matrix" else coo.astype(
+            dtype), dense.astype(dtype)
+    return getattr(sp, fmt)(dense.astype(dtype)), dense.astype(dtype)
+
+
+@given(n=st.sampled_from([1, 7, 300, 20_000]), d=st.integers(1, 12), C=st.integers(1, 6),
+       density=st.sampled_from([0.001, 0.05, 0.5]), fmt=st.sampled_from(FORMATS),
+       duplicates=st.booleans(), weighted=st.booleans(), seed=st.integers(0, 2**16))
+def test_loss_and_grad_equal_the_dense_ones(n, d, C, density, fmt, duplicates, weighted, seed):
+    rng = np.random.default_rng(seed)
+    X, dense = random_sparse(rng, n, d, density, fmt, duplicates=duplicates)
+    y = rng.integers(0, C, n)
+    W, b = rng.normal(size=(d, C)), rng.normal(size=C)
+    kw = {"l2": 0.3}
+    if weighted:
+        kw |= {"sample_weight": rng.uniform(0.1, 2, n), "class_weight": rng.uniform(0.1, 2, C)}
+    before = X.copy()
+    got = sr.loss_and_grad(X, y, W, b, **kw)
+    ref = sr.loss_and_grad(dense, y, W, b, **kw)
+    for g, r in zip(got, ref, strict=True):
+        assert np.asarray(g).dtype == np.float64  # dense results, as for dense X
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
+    assert (X != before).nnz == 0  # the input is unchanged
+    np.testing.assert_allclose(sr.forward(X, W, b), dense @ W + b, rtol=1e-12, atol=1e-14)
+
+
+def test_float32_sparse_stays_float32():
+    rng = np.random.default_rng(1)
+    X, dense = random_sparse(rng, 500, 20, 0.1, "csr_array", dtype="float32")
+    y = rng.integers(0, 3, 500)
+    W, b = np.zeros((20, 3), np.float32), np.zeros(3, np.float32)
+    loss, dW, db = sr.loss_and_grad(X, y, W, b)
+    assert loss.dtype == dW.dtype == db.dtype == np.float32
+    np.testing.assert_allclose(dW, sr.loss_and_grad(dense, y, W, b)[1], rtol=1e-5, atol=1e-7)
+    m = SoftmaxRegression().fit(X, y)
+    assert m.coef_.dtype == np.float32
+
+
+def test_stored_nan_or_inf_is_refused_naming_x():
+    X = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan], [np.inf, 0.0]]))
+    W, b = np.zeros((2, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match=r"`X` contains 2 NaN or infinite stored value"):
+        sr.loss_and_grad(X, np.array([0, 1, 0]), W, b)
+    with pytest.raises(ValueError, match=r"`X` contains 2 NaN or infinite"):
+        SoftmaxRegression().fit(X, [0, 1, 0])
+
+
+@pytest.mark.parametrize(("solver", "kw"), [
+    ("lbfgs", {"tol": 1e-10, "max_iter": 1000}),
+    ("gd", {"learning_rate": 1.0, "max_iter": 20}),
+    ("sgd", {"batch_size": 32, "max_iter": 4, "tol": 0}),
+    ("adam", {"batch_size": 64, "max_iter": 4, "tol": 0, "learning_rate": 0.01}),
+])
+def test_estimator_on_sparse_equals_dense(solver, kw):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    sw = np.random.default_rng(0).uniform(0.2, 2.0, len(y))
+    params = {"solver": solver, "random_state": 0, "class_weight": "balanced", **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few epochs on purpose
+        m = SoftmaxRegression(**params).fit(sp.csr_array(X), y, sample_weight=sw)
+        ref = SoftmaxRegression(**params).fit(X, y, sample_weight=sw)
+    assert isinstance(m.coef_, np.ndarray)  # the weights stay dense
+    if solver == "lbfgs":
+        # sparse and dense products round their sums differently in the last digits, and
+        # the objective is flat to 1e-12 along some directions here (digits has constant
+        # pixels): both runs reach the same optimum, which is what is compared
+        def objective(model):
+            return sr.loss_and_grad(X, y, model.coef_.T, model.intercept_,
+                                    l2=1 / sw.sum(), sample_weight=sw)[0]
+
+        np.testing.assert_allclose(objective(m), objective(ref), rtol=1e-7)
+    else:  # the first-order paths take the same steps
+        np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+    for fmt in ("csr_matrix", "csc_array", "coo_array"):
+        Xf = getattr(sp, fmt)(X)
+        np.testing.assert_array_equal(m.predict(Xf), ref.predict(X))
+        np.testing.assert_allclose(m.predict_proba(Xf), ref.predict_proba(X),
+                                   atol=1e-5 if solver == "lbfgs" else 1e-10)
+    assert m.score(sp.csr_matrix(X), y) == pytest.approx(ref.score(X, y))
+    m.set_params(warm_start=True, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(sp.csr_array(X), y, sample_weight=sw)  # warm start from the sparse fit
+    assert m.n_iter_ <= 2
+
+
+def test_sparse_on_another_backend_is_refused():
+    pytest.importorskip("torch")
+    X = sp.csr_matrix(np.eye(4))
+    with pytest.raises(ValueError, match=r"scipy.sparse matrix, which trains on NumPy"):
+        SoftmaxRegression(backend="torch").fit(X, [0, 1, 0, 1])
+    m = SoftmaxRegression().fit(np.eye(4), [0, 1, 0, 1]).to("torch")
+    with pytest.raises(ValueError, match=r"model.to\('numpy'\)"):
+        m.predict(X)
