@@ -189,11 +189,14 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
         if arr.ndim >= 1 and chunks == "auto":
             chunks = ("auto",) + tuple(-1 for _ in range(arr.ndim - 1))
         return mod.from_array(arr, chunks=chunks)
-    # array_api_strict
+    # array_api_strict: its devices ("device1", ...) catch arrays made on the wrong device
     arr = np.asarray(out)
     dt = None if dtype is None else resolve_dtype(mod, dtype)
-    return mod.asarray(arr, dtype=dt) if device is None else mod.asarray(arr, dtype=dt,
-                                                                          device=device)
+    if device is None:
+        return mod.asarray(arr, dtype=dt)
+    if isinstance(device, str):
+        device = mod.Device(device)
+    return mod.asarray(arr, dtype=dt, device=device)
 
 
 def namespace_of(x: Any) -> Any:
