@@ -33,7 +33,7 @@ from .backends import (
     parse_backend,
     to_numpy,
 )
-from .data import load_csv, load_table_lazily, read_csv, select_features
+from .data import LESSON_DEFAULTS, load_csv, load_table_lazily, read_csv, select_features
 from .datasets import make_tumors
 from .io import atomic_write
 from .metrics import classification_metrics
@@ -72,7 +72,22 @@ def _terminate(signum: int, frame: Any) -> None:
     raise _Terminated
 
 
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.required:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 class _Parser(argparse.ArgumentParser):
+    """One-line errors, and every option's default shown in its help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _ShowDefaults)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, status 2, no usage block
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
@@ -141,12 +156,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="numpy (default), torch, jax, dask, cupy, array_api_strict")
         q.add_argument("--device", default=None, help="device on the backend, e.g. cuda")
         q.add_argument("--solver", default=solver, choices=["lbfgs", "gd", "sgd", "adam"])
-        q.add_argument("--C", type=float, default=1.0, dest="C",
-                       help="inverse L2 strength, as in scikit-learn (default 1.0)")
-        q.add_argument("--epochs", "--max-iter", type=int, default=None, dest="max_iter",
-                       help="epochs (gd/sgd/adam) or iterations (lbfgs); default 100")
-        q.add_argument("--learning-rate", type=float, default=0.1)
-        q.add_argument("--batch-size", type=int, default=None)
+        q.add_argument("--C", type=float, default=LESSON_DEFAULTS["C"], dest="C",
+                       help="inverse L2 strength, as in scikit-learn")
+        q.add_argument("--epochs", "--max-iter", type=int, default=LESSON_DEFAULTS["max_iter"],
+                       dest="max_iter", help="epochs (gd/sgd/adam) or iterations (lbfgs)")
+        q.add_argument("--learning-rate", type=float, default=LESSON_DEFAULTS["learning_rate"],
+                       help="step size of gd, sgd and adam")
+        q.add_argument("--batch-size", type=int, default=None,
+                       help="rows per mini-batch for sgd/adam (default: all rows)")
+        q.add_argument("--class-weight", choices=["balanced", "none"],
+                       default=LESSON_DEFAULTS["class_weight"],
+                       help="balanced: the lesson's 1/count weights; none: every row counts 1")
+        q.add_argument("--early-stopping", action=argparse.BooleanOptionalAction,
+                       default=LESSON_DEFAULTS["early_stopping"],
+                       help="stop when the validation loss stops improving (keeps the best "
+                            "epoch); --no-early-stopping trains for all --epochs")
         q.add_argument("--seed", type=_seed, default=1234, help="seed for splits and shuffling")
         q.add_argument("--out", default=None, help="output folder (default: a new one here)")
         q.add_argument("--force", action="store_true",
@@ -345,6 +369,8 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
         try:
             result = train_model(X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
                                  learning_rate=args.learning_rate, batch_size=args.batch_size,
+                                 class_weight=None if args.class_weight == "none"
+                                 else args.class_weight, early_stopping=args.early_stopping,
                                  backend=args.backend, device=args.device,
                                  random_state=args.seed,
                                  verbose=0 if args.quiet else (2 if args.command == "demo" else 1))

@@ -26,8 +26,13 @@ import numpy as np
 
 from .backends import optional_import
 
-__all__ = ["DataError", "class_counts", "class_weights", "load_csv", "load_table_lazily",
-           "read_csv", "select_features", "train_val_test_split"]
+__all__ = ["LESSON_DEFAULTS", "DataError", "class_counts", "class_weights", "load_csv",
+           "load_table_lazily", "read_csv", "select_features", "train_val_test_split"]
+
+
+#: The lesson's training choices, shared by the library call, ``demo`` and ``train``.
+LESSON_DEFAULTS = {"solver": "adam", "C": 1.0, "max_iter": 100, "learning_rate": 0.1,
+                   "class_weight": "balanced", "early_stopping": True, "n_iter_no_change": 10}
 
 
 class DataError(ValueError):

@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 
 from .backends import to_numpy
-from .data import DataError, class_counts, class_weights, train_val_test_split
+from .data import (
+    LESSON_DEFAULTS,
+    DataError,
+    class_counts,
+    class_weights,
+    train_val_test_split,
+)
 from .estimator import SoftmaxRegression, final_estimator
 from .io import atomic_write, json_digest, umask
 from .metrics import classification_metrics
@@ -98,10 +104,6 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: The lesson's training choices, shared by the library call, ``demo`` and ``train``.
-LESSON_DEFAULTS = {"solver": "adam", "C": 1.0, "max_iter": 100, "learning_rate": 0.1,
-                   "class_weight": "balanced", "early_stopping": True, "n_iter_no_change": 10}
-
 #: Rows of each split kept in memory for the report and the plots when the data is on Dask.
 REPORT_ROWS = 5000
 
@@ -110,6 +112,7 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
                 C: float = LESSON_DEFAULTS["C"], max_iter: int | None = None,
                 learning_rate: float = LESSON_DEFAULTS["learning_rate"],
                 batch_size: int | None = None, backend: str | None = None, device: Any = None,
+                class_weight: Any = LESSON_DEFAULTS["class_weight"],
                 early_stopping: bool = LESSON_DEFAULTS["early_stopping"],
                 n_iter_no_change: int = LESSON_DEFAULTS["n_iter_no_change"],
                 random_state: Any = None, verbose: int = 0) -> TrainResult:
@@ -146,7 +149,7 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
     model = SoftmaxRegression(
         solver=solver, C=C, max_iter=LESSON_DEFAULTS["max_iter"] if max_iter is None
         else max_iter, learning_rate=learning_rate, batch_size=batch_size,
-        class_weight=LESSON_DEFAULTS["class_weight"], backend=backend, device=device,
+        class_weight=class_weight, backend=backend, device=device,
         early_stopping=early_stopping, n_iter_no_change=n_iter_no_change,
         random_state=random_state, verbose=verbose, tol=1e-6 if solver == "lbfgs" else 1e-4)
     y_val = splits["val"][1]

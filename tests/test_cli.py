@@ -357,3 +357,28 @@ def test_demo_on_other_backends(backend, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"]["test"] > 0.9
     assert metrics["inference"]["prediction"] == "benign"
+
+
+def test_class_weight_and_early_stopping_options(csvs, capsys):
+    """--class-weight none and --no-early-stopping reach the saved model; help shows
+    the defaults."""
+    from softmaxreg.workflow import load_bundle
+
+    data = str(csvs / "good.csv")
+    code, _, err = run(["train", data, "--target", "label", "--out", str(csvs / "a"), "--quiet",
+                        "--solver", "adam", "--epochs", "7", "--no-early-stopping",
+                        "--class-weight", "none"], capsys)
+    assert code == 0, err
+    model = load_bundle(csvs / "a").pipeline.steps[-1][1]
+    assert model.class_weight is None and model.early_stopping is False
+    assert model.n_iter_ == 7 and model.validation_curve_ == []
+    code, _, err = run(["train", data, "--target", "label", "--out", str(csvs / "b"),
+                        "--quiet", "--solver", "adam"], capsys)
+    assert code == 0, err
+    model = load_bundle(csvs / "b").pipeline.steps[-1][1]
+    assert model.class_weight == "balanced" and model.early_stopping is True
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: 1.0)", "(default: balanced)", "(default: 1234)", "(default: 100)"):
+        assert shown in text
