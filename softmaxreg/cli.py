@@ -196,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
     fmt = pred.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON output")
     fmt.add_argument("--csv", action="store_true", help="CSV output")
+    pred.add_argument("--out", default=None, metavar="FILE",
+                      help="write the predictions of INPUT to FILE (.csv or .parquet), reading "
+                           "INPUT in chunks of --chunk-rows rows, so it may exceed memory")
+    pred.add_argument("--chunk-rows", type=int, default=100_000,
+                      help="rows per chunk with --out")
+    pred.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     ev = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
     ev.add_argument("model")
@@ -462,6 +468,8 @@ def _predict(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model)
     if (args.input is None) == (args.row is None):
         raise UsageError("give either an INPUT.csv or --row NAME=VALUE ...")
+    if args.out is not None:
+        return _predict_file(args, bundle)
     if args.row is not None:
         X = pd.DataFrame([_parse_rows(args.row, bundle.features)], columns=bundle.features)
     else:
@@ -473,6 +481,56 @@ def _predict(args: argparse.Namespace) -> int:
         sys.stdout.write(table.to_csv(index=False))
     else:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
+    """Batch inference: INPUT read in chunks, predictions appended to a temporary file
+    that replaces ``--out`` only once it is complete."""
+    import pandas as pd  # optional: the `workflow` extra
+
+    if args.input is None:
+        raise UsageError("--out writes the predictions of an INPUT file; it does not go "
+                         "with --row")
+    if args.chunk_rows < 1:
+        raise UsageError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    out = Path(args.out)
+    parquet = out.suffix.lower() in (".parquet", ".pq")
+    if not parquet and out.suffix.lower() != ".csv":
+        raise UsageError(f"--out {args.out!r}: give a .csv or .parquet file name")
+    if out.exists() and not args.force:
+        raise UsageError(f"--out {args.out!r} exists; add --force to replace it")
+    if not Path(args.input).is_file():
+        raise UsageError(f"no such file: {args.input!r}")
+    if out.resolve() == Path(args.input).resolve():
+        raise UsageError("--out names the INPUT file; choose another name")
+    rows = 0
+
+    def write(fh: Any) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            with pd.read_csv(args.input, chunksize=args.chunk_rows) as chunks:
+                for chunk in chunks:
+                    table = predict_table(bundle.pipeline,
+                                          select_features(chunk, bundle.features, args.input))
+                    rows += len(table)
+                    if not parquet:
+                        fh.write(table.to_csv(index=False, header=rows == len(table)).encode())
+                        continue
+                    pa = optional_import("pyarrow", "workflow", needed_for="Parquet output")
+                    pq = optional_import("pyarrow.parquet", "workflow",
+                                         needed_for="Parquet output")
+                    batch = pa.Table.from_pandas(table, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(fh, batch.schema)
+                    writer.write_table(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    atomic_write(out, write)
+    print(f"wrote {rows} predictions to {out}")
     return 0
 
 

@@ -89,9 +89,12 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
     for col in features:
         if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
             bad = pd.to_numeric(X[col], errors="coerce").isna() & X[col].notna()
-            row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-            msg = (f"column {col!r} must be numeric, but row {row + 2} of {str(source)!r} "
-                   f"holds {X[col].iloc[row]!r}")
+            pos = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+            # the file's line: the index counts rows from the top of the file, also in
+            # the chunks of a chunked read; +2 for the header and counting from 1
+            line = int(X.index[pos]) + 2 if isinstance(X.index, pd.RangeIndex) else pos + 2
+            msg = (f"column {col!r} must be numeric, but row {line} of {str(source)!r} "
+                   f"holds {X[col].iloc[pos]!r}")
             raise DataError(msg)
         n_missing = int(X[col].isna().sum())
         if n_missing:

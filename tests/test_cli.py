@@ -382,3 +382,38 @@ def test_class_weight_and_early_stopping_options(csvs, capsys):
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("(default: 1.0)", "(default: balanced)", "(default: 1234)", "(default: 100)"):
         assert shown in text
+
+
+def test_batch_predict_streams_a_file_in_chunks(csvs, capsys):
+    import pandas as pd
+
+    from softmaxreg.workflow import load_bundle, predict_table
+
+    data = csvs / "good.csv"
+    code, _, err = run(["train", str(data), "--target", "label", "--out", str(csvs / "m"),
+                        "--quiet"], capsys)
+    assert code == 0, err
+    expected = predict_table(load_bundle(csvs / "m").pipeline,
+                             pd.read_csv(data)[["a", "b"]])
+    for name in ("p.csv", "p.parquet"):
+        out = csvs / name
+        code, text, err = run(["predict", str(csvs / "m"), str(data), "--out", str(out),
+                               "--chunk-rows", "7"], capsys)
+        assert code == 0, err
+        assert "wrote 40 predictions" in text
+        got = pd.read_csv(out) if name.endswith(".csv") else pd.read_parquet(out)
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    before = (csvs / "p.csv").read_bytes()
+    code, _, err = run(["predict", str(csvs / "m"), str(data), "--out", str(csvs / "p.csv")],
+                       capsys)
+    assert code == 2 and "add --force" in err and len(err.splitlines()) == 1
+    assert (csvs / "p.csv").read_bytes() == before
+    bad = csvs / "bad.csv"
+    lines = data.read_text().splitlines()
+    lines[30] = "1,oops,x"  # file line 31, in the fifth chunk of 7 rows
+    bad.write_text("\n".join(lines) + "\n")
+    code, _, err = run(["predict", str(csvs / "m"), str(bad), "--out", str(csvs / "q.csv"),
+                        "--chunk-rows", "7"], capsys)
+    assert code == 2 and "row 31" in err
+    assert not (csvs / "q.csv").exists()  # nothing half-written
+    assert not [p for p in csvs.iterdir() if p.name.startswith(".q.csv")]
