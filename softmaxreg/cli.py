@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import hashlib
 import json
 import os
 import signal
@@ -203,6 +204,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="rows per chunk with --out")
     pred.add_argument("--force", action="store_true", help="replace an existing --out file")
 
+    info = sub.add_parser("info", help="what a run folder holds: data, model, metrics, files")
+    info.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
+    info.add_argument("--json", action="store_true", help="JSON output")
+
     ev = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
     ev.add_argument("model")
     ev.add_argument("data")
@@ -236,7 +241,7 @@ def _dispatch(argv: list[str] | None) -> int:
         if _WORKFLOW_MISSING is not None:
             raise ImportError(f"softmaxreg {args.command} needs the workflow extra "
                               f"({_WORKFLOW_MISSING}): `pip install 'softmaxreg[workflow]'`")
-        return {"demo": _demo, "train": _train, "predict": _predict,
+        return {"demo": _demo, "train": _train, "predict": _predict, "info": _info,
                 "evaluate": _evaluate}[args.command](args)
     except UsageError as exc:
         print(f"softmaxreg: error: {exc}", file=sys.stderr)
@@ -531,6 +536,41 @@ def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
 
     atomic_write(out, write)
     print(f"wrote {rows} predictions to {out}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    """The run folder's contents, read through the checked loader (a damaged or edited
+    folder gets the loader's one-line error, not a partial listing)."""
+    folder = Path(args.model)
+    bundle = load_bundle(folder)
+    model = final_estimator(bundle.pipeline)
+    metrics_file = folder / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(folder.iterdir()) if p.is_file()}
+    facts = {
+        "folder": str(folder), "target": bundle.target, "features": bundle.features,
+        "classes": [str(c) for c in model.classes_],
+        "model": {"solver": model.solver, "C": model.C, "class_weight": model.class_weight,
+                  "early_stopping": model.early_stopping, "n_iter": model.n_iter_,
+                  "dtype": str(model.coef_.dtype)},
+        "accuracy": metrics.get("accuracy"), "files": files,
+    }
+    if args.json:
+        print(json.dumps(facts, indent=2, default=_json_default))
+        return 0
+    print(f"{folder}: target {bundle.target!r}, {len(bundle.features)} features "
+          f"({', '.join(bundle.features)})")
+    print(f"classes: {', '.join(facts['classes'])}")
+    m = facts["model"]
+    print(f"model: SoftmaxRegression(solver={m['solver']!r}, C={m['C']}, "
+          f"class_weight={m['class_weight']!r}, early_stopping={m['early_stopping']}), "
+          f"{m['n_iter']} iterations, {m['dtype']}")
+    if facts["accuracy"]:
+        print("accuracy: " + "  ".join(f"{k} {v:.3f}" for k, v in facts["accuracy"].items()))
+    for name, digest in files.items():
+        print(f"  {name:<24} sha256 {digest[:16]}")
     return 0
 
 

@@ -417,3 +417,26 @@ def test_batch_predict_streams_a_file_in_chunks(csvs, capsys):
     assert code == 2 and "row 31" in err
     assert not (csvs / "q.csv").exists()  # nothing half-written
     assert not [p for p in csvs.iterdir() if p.name.startswith(".q.csv")]
+
+
+def test_info_describes_a_run_folder(csvs, capsys):
+    import hashlib
+
+    data = csvs / "good.csv"
+    code, _, err = run(["train", str(data), "--target", "label", "--out", str(csvs / "m"),
+                        "--quiet", "--class-weight", "none"], capsys)
+    assert code == 0, err
+    code, text, err = run(["info", str(csvs / "m"), "--json"], capsys)
+    assert code == 0, err
+    facts = json.loads(text)
+    assert facts["target"] == "label" and facts["features"] == ["a", "b"]
+    assert facts["classes"] == ["x", "y"] and facts["model"]["class_weight"] is None
+    saved = json.loads((csvs / "m" / "metrics.json").read_text())
+    assert facts["accuracy"] == saved["accuracy"]
+    digest = hashlib.sha256((csvs / "m" / "model.npz").read_bytes()).hexdigest()
+    assert facts["files"]["model.npz"] == digest
+    code, text, _ = run(["info", str(csvs / "m")], capsys)
+    assert code == 0 and "target 'label', 2 features (a, b)" in text
+    (csvs / "m" / "preprocess.json").write_text("{}")  # an edited folder: the loader's error
+    code, _, err = run(["info", str(csvs / "m")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "preprocess.json" in err
