@@ -27,7 +27,6 @@ from ._compat import (
     device,
     dtype_name,
     is_array,
-    is_lazy,
     is_scipy_sparse,
     library_name,
     without_grad,
@@ -197,13 +196,14 @@ class EagerPlan(Plan):
         xp = array_namespace(("X", X))
         ops = ops_for(xp, X)
         n = int(X.shape[0])
-        dev = device(X)
+        dev = self.params_device(X)
 
         def evaluate(W: Any, b: Any, rows: Any) -> tuple[Any, Any, Any]:
             if rows is None:
                 return kernel(ops, X, y, W, b, l2=l2, w=w)
+
             def take(A: Any) -> Any:
-                return xp.take(A, rows, axis=0)
+                return self._gather(A, rows, xp)
 
             return kernel(ops, take(X), take(y), W, b, l2=l2,
                           w=None if w is None else take(w))
@@ -222,6 +222,10 @@ class EagerPlan(Plan):
         return Objective(evaluate, batches, int(X.shape[1]), n_classes, fit_intercept, xp,
                          flat)
 
+    def _gather(self, A: Any, rows: Any, xp: Any) -> Any:
+        """The rows ``rows`` (an index array on ``A``'s device) of ``A``."""
+        return xp.take(A, rows, axis=0)
+
     def loss(self, X: Any, y: Any, w: Any, W: Any, b: Any) -> float:
         xp = array_namespace(("X", X))
         return float(kernel(ops_for(xp, X), X, y, W, b, l2=0.0, w=w)[0])
@@ -229,10 +233,10 @@ class EagerPlan(Plan):
     def pick(self, idx: Any, classes: np.ndarray) -> Any:
         if self.name == "numpy" or classes.dtype.kind not in "biuf":
             return classes[backends.to_numpy(idx)]  # strings stay NumPy
-        labels = classes[backends.to_numpy(idx)]
         if classes.dtype.kind == "u" and classes.dtype.itemsize > 1:
-            # torch cannot gather from uint16/32/64 tensors: the labels were picked on the host
-            return backends.asarray(labels, backend=self.name, device=self.device)
+            # torch cannot gather from uint16/32/64 tensors: pick the labels on the host
+            return backends.asarray(classes[backends.to_numpy(idx)], backend=self.name,
+                                    device=self.device)
         cls = backends.asarray(classes, backend=self.name, device=self.device)
         xp = array_namespace(("idx", idx))
         return xp.take(cls, idx, axis=0)
@@ -249,10 +253,6 @@ class SparsePlan(EagerPlan):
     def astype(self, X: Any, dtype: str) -> Any:
         return X if X.dtype == np.dtype(dtype) else X.astype(dtype)
 
-    def check_values(self, X: Any) -> Any:
-        check_values(X, backends.get_namespace("numpy"))
-        return X
-
     def prepare(self, X: Any, codes: np.ndarray, sw: np.ndarray | None,
                 batch_size: int | None) -> tuple[Any, Any, Any]:
         X = X.tocsr()
@@ -261,28 +261,8 @@ class SparsePlan(EagerPlan):
     def take_rows(self, A: Any, idx: np.ndarray) -> Any:
         return None if A is None else A[idx]
 
-    def objective(self, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
-                  fit_intercept: bool) -> Objective:
-        xp = backends.get_namespace("numpy")
-        ops = ops_for(xp, X)
-        n = int(X.shape[0])
-
-        def evaluate(W: Any, b: Any, rows: Any) -> tuple[Any, Any, Any]:
-            if rows is None:
-                return kernel(ops, X, y, W, b, l2=l2, w=w)
-            return kernel(ops, X[rows], y[rows], W, b, l2=l2, w=None if w is None else w[rows])
-
-        def batches(rng: np.random.Generator | None, batch_size: int | None) -> list[Any]:
-            if batch_size is None or batch_size >= n:
-                return [None]
-            order = rng.permutation(n) if rng is not None else np.arange(n)
-            return [order[i : i + batch_size] for i in range(0, n, batch_size)]
-
-        return Objective(evaluate, batches, int(X.shape[1]), n_classes, fit_intercept, xp)
-
-    def loss(self, X: Any, y: Any, w: Any, W: Any, b: Any) -> float:
-        xp = backends.get_namespace("numpy")
-        return float(kernel(ops_for(xp, X), X, y, W, b, l2=0.0, w=w)[0])
+    def _gather(self, A: Any, rows: Any, xp: Any) -> Any:
+        return A[rows]  # CSR rows (and the NumPy labels and weights beside them)
 
 
 @dataclass(frozen=True)
@@ -372,5 +352,5 @@ def sum_of_weights(w: Any, n: int) -> float:
     """The weight total that scales scikit-learn's penalty (``n`` when unweighted)."""
     if w is None:
         return float(n)
-    return float(array_namespace(("w", w)).sum(w)) if not is_lazy(w) else float(w.sum())
+    return float(array_namespace(("w", w)).sum(w))  # computes a lazy (Dask) sum
 

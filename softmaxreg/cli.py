@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import hashlib
 import json
 import os
 import signal
@@ -43,6 +42,7 @@ try:  # these need scikit-learn (the `workflow` extra); `main` says how to get i
     from .estimator import final_estimator
     from .plotting import plot_decision_boundary, plot_loss_curve
     from .workflow import (
+        file_digest,
         load_bundle,
         output_folder,
         predict_table,
@@ -547,8 +547,7 @@ def _info(args: argparse.Namespace) -> int:
     model = final_estimator(bundle.pipeline)
     metrics_file = folder / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.iterdir()) if p.is_file()}
+    files = {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file()}
     facts = {
         "folder": str(folder), "target": bundle.target, "features": bundle.features,
         "classes": [str(c) for c in model.classes_],

@@ -330,13 +330,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             dtype = xd if xd in ("float32", "float64") else "float64"
         if not is_lazy(X):  # lazy (Dask) data is checked as its plan prepares it
             check_values(X, array_namespace(("X", X)), limit_dtype=dtype)
-        if target is not None and target[0] != "numpy" and isinstance(plan_of(X), SparsePlan):
+        plan = plan_of(X)
+        if target is not None and target[0] != "numpy" and isinstance(plan, SparsePlan):
             msg = (f"`X` is a scipy.sparse matrix, which trains on NumPy; got "
                    f"backend={self.backend!r}: pass a dense array to train there")
             raise ValueError(msg)
-        if target is not None and (plan_of(X).name != target[0] or needs_move(X, target)):
+        if target is not None and (plan.name != target[0] or needs_move(X, target)):
             X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
-        plan = plan_of(X)
+            plan = plan_of(X)
         X, y_enc, w = plan.prepare(plan.astype(X, dtype), y_codes, sw, self.batch_size)
         return _Prepared(plan, X, y_enc, w, classes, y_codes,
                          float(n if sw is None else sw.sum()))

@@ -207,7 +207,8 @@ def _scale(scaler: Any, X: Any) -> Any:
     return (X - scaler.mean_) / scaler.scale_
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -230,7 +231,7 @@ def save_bundle(folder: Any, pipeline: Any, *, target: str | None = None) -> Non
         "target": target,
         "scaler": None if scaler is None else {"mean": [float(v) for v in scaler.mean_],
                                                "scale": [float(v) for v in scaler.scale_]},
-        "model_sha256": _file_digest(folder / MODEL_FILE),
+        "model_sha256": file_digest(folder / MODEL_FILE),
     }
     meta["sha256"] = json_digest(meta)
     atomic_write(folder / SCALER_FILE, lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
@@ -313,7 +314,7 @@ def load_bundle(folder: Any, *, backend: str | None = None, device: Any = None) 
     if problem:
         msg = f"{name} is not a valid softmaxreg preprocess.json: {problem}"
         raise DataError(msg)
-    if meta.get("model_sha256") != _file_digest(folder / MODEL_FILE):
+    if meta.get("model_sha256") != file_digest(folder / MODEL_FILE):
         msg = (f"{name} belongs to another {MODEL_FILE} than the one beside it: keep the files "
                f"of one run together, or train the model again")
         raise DataError(msg)
