@@ -22,6 +22,7 @@ __all__ = [
     "dtype_name",
     "is_array",
     "is_cupy_array",
+    "is_cupy_namespace",
     "is_dask_array",
     "is_dask_namespace",
     "is_jax_namespace",
@@ -44,6 +45,7 @@ is_array = aac.is_array_api_obj
 is_dask_array = aac.is_dask_array
 is_torch_array = aac.is_torch_array
 is_cupy_array = aac.is_cupy_array
+is_cupy_namespace = aac.is_cupy_namespace
 is_numpy_namespace = aac.is_numpy_namespace
 is_torch_namespace = aac.is_torch_namespace
 is_jax_namespace = aac.is_jax_namespace

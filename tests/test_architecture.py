@@ -27,7 +27,7 @@ LAYERS = {
 }
 #: third-party libraries the package may import inside a function (optional extras);
 #: each such import carries a comment saying why
-OPTIONAL = {"pandas", "matplotlib", "dask", "distributed", "jax", "torch", "sklearn",
+OPTIONAL = {"cupyx", "pandas", "matplotlib", "dask", "distributed", "jax", "torch", "sklearn",
             "threadpoolctl", "array_api_strict", "cupy"}
 
 

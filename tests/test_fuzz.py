@@ -16,7 +16,7 @@ import re
 import warnings
 
 import numpy as np
-from hypothesis import given, note, settings
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
 import softmaxreg as sr
@@ -295,6 +295,8 @@ def _labels(kind, codes):
 
 @given(case=estimator_cases())
 @settings(deadline=None)
+@example(case={"lib": "torch", "n": 27, "d": 2, "C": 3, "x_dtype": "float32", "y_kind": "int8",
+               "layout": "C", "values": "normal", "solver": "adam", "seed": 305})
 def test_estimator_fuzz(case):
     """Fit on any dtype/layout/library equals the fit on C-ordered float64 NumPy of the
     same values; bad data gets a ValueError/TypeError naming `X` or `y`."""
@@ -362,8 +364,12 @@ def test_estimator_fuzz(case):
     if case["solver"] == "adam" and case["values"] == "huge":
         return  # features at 1e30 saturate every probability: Adam's 1e-6 differences in
         # the weights (above) decide rows on their own, so only the objective is compared
-    # predictions agree wherever the reference is not at a tie (equal rows, equal logits)
+    # predictions agree wherever the reference is not at a tie (equal rows, equal logits).
+    # float32 Adam fits of two libraries differ by up to ~2e-3 in probability (seen: 1.8e-3
+    # with torch vs NumPy, n=27, seed 305, in line with the 1e-3 objective tolerance), so
+    # there a row decided by less than 1e-2 counts as a tie
+    margin = 1e-2 if case["solver"] == "adam" and dtype == "float32" else 1e-6
     top2 = np.sort(ref.predict_proba(Xref), axis=1)[:, -2:]
-    clear = top2[:, 1] - top2[:, 0] > 1e-6
+    clear = top2[:, 1] - top2[:, 0] > margin
     np.testing.assert_array_equal(backends.to_numpy(m.predict(Xin))[clear],
                                   ref.predict(Xref)[clear])
