@@ -7,6 +7,9 @@ device, or a conversion. Public helpers for users live in
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat as aac
@@ -28,19 +31,24 @@ __all__ = [
     "is_jax_namespace",
     "is_lazy",
     "is_scipy_sparse",
+    "is_sparse",
     "is_numpy_namespace",
     "is_torch_array",
     "is_torch_namespace",
     "is_writeable",
     "library_name",
     "resolve_dtype",
+    "sparse_library",
+    "sparse_rows",
+    "sparse_values",
+    "take_sparse_rows",
+    "torch_csr",
     "without_grad",
 ]
 
 #: Every backend softmaxreg knows by name, in the order ``available()`` lists them.
 BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
 
-device = aac.device
 is_array = aac.is_array_api_obj
 is_dask_array = aac.is_dask_array
 is_torch_array = aac.is_torch_array
@@ -116,13 +124,27 @@ def check_same_device(*named: tuple[str, Any]) -> Any:
 
 def _arrays(named: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:
     """The named arguments that are arrays (not None, not Python scalars); a SciPy sparse
-    matrix counts as a NumPy array (it computes with NumPy parameters, on the CPU)."""
-    return [(n, _numpy_stand_in(a) if is_scipy_sparse(a) else a) for n, a in named
+    matrix counts as a NumPy array (it computes with NumPy parameters, on the CPU), a
+    CuPy one as a CuPy array on its device (torch's sparse tensors are torch arrays)."""
+    return [(n, _stand_in(a)) for n, a in named
             if a is not None and not isinstance(a, (int, float))]
 
 
-def _numpy_stand_in(a: Any) -> Any:
-    return np.empty((0,) * a.ndim, dtype=a.dtype)
+def _stand_in(a: Any) -> Any:
+    kind = sparse_library(a)
+    if kind == "scipy":
+        return np.empty((0,) * a.ndim, dtype=a.dtype)
+    if kind == "cupy":
+        return a.data[:0]  # its stored values: a CuPy array of its dtype, on its device
+    return a
+
+
+def device(x: Any) -> Any:
+    """The device of an array, of a sparse matrix too ("cpu" for SciPy's)."""
+    kind = sparse_library(x)
+    if kind == "scipy":
+        return "cpu"
+    return x.device if kind == "cupy" else aac.device(x)
 
 
 def _refuse_a_mix(arrays: list[tuple[str, Any]], key: Any, error: type[Exception],
@@ -152,6 +174,85 @@ def is_lazy(x: Any) -> bool:
 def is_scipy_sparse(x: Any) -> bool:
     """A ``scipy.sparse`` matrix or array (any format), without importing SciPy."""
     return type(x).__module__.startswith("scipy.sparse") and hasattr(x, "tocsr")
+
+
+def sparse_library(x: Any) -> str | None:
+    """"scipy", "torch" or "cupy" for a sparse matrix of that library (any format:
+    ``scipy.sparse``, a torch tensor of a sparse layout, ``cupyx.scipy.sparse``);
+    None for anything else."""
+    if is_scipy_sparse(x):
+        return "scipy"
+    if aac.is_torch_array(x) and str(x.layout) != "torch.strided":
+        return "torch"
+    if type(x).__module__.startswith("cupyx.scipy.sparse") and hasattr(x, "tocsr"):
+        return "cupy"
+    return None
+
+
+def is_sparse(x: Any) -> bool:
+    return sparse_library(x) is not None
+
+
+@contextlib.contextmanager
+def _quiet_torch_sparse() -> Iterator[None]:
+    """torch warns on every new CSR tensor that its CSR support is in beta: a note for
+    torch's users, not ours, who passed a sparse matrix of some format."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                                category=UserWarning)
+        yield
+
+
+def sparse_rows(X: Any) -> Any:
+    """A sparse matrix in CSR form, the format whose rows the kernel reads (converted
+    once; duplicate COO entries are summed; CSR comes back as it is)."""
+    if sparse_library(X) != "torch":
+        return X.tocsr()
+    if str(X.layout) == "torch.sparse_csr":
+        return X
+    with _quiet_torch_sparse():
+        return X.to_sparse_csr()
+
+
+def sparse_values(X: Any) -> Any:
+    """The stored values of a CSR (or any SciPy/CuPy) sparse matrix, as a 1-D array."""
+    return X.values() if sparse_library(X) == "torch" else X.data
+
+
+def take_sparse_rows(X: Any, rows: Any) -> Any:
+    """Rows ``rows`` (an index array on ``X``'s device) of a CSR matrix, still CSR.
+
+    SciPy and CuPy index CSR rows themselves; torch cannot, so its rows are
+    gathered from the index arrays (one host sync, for the new number of values).
+    """
+    if sparse_library(X) != "torch":
+        return X[rows]
+    import torch  # only reached with torch tensors
+
+    crow, col = X.crow_indices(), X.col_indices()
+    rows = rows.to(crow.dtype)
+    starts = crow[rows]
+    counts = crow[rows + 1] - starts
+    new_crow = torch.zeros(rows.shape[0] + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(counts, 0, out=new_crow[1:])
+    nnz = int(new_crow[-1])
+    at = torch.repeat_interleave(starts - new_crow[:-1], counts, output_size=nnz)
+    at += torch.arange(nnz, dtype=crow.dtype, device=crow.device)
+    with _quiet_torch_sparse():
+        return torch.sparse_csr_tensor(new_crow, col[at], X.values()[at],
+                                       size=(rows.shape[0], X.shape[1]),
+                                       check_invariants=False)  # rows of a valid CSR
+
+
+def torch_csr(indptr: Any, indices: Any, data: Any, shape: tuple[int, int], device: Any) -> Any:
+    """A torch CSR tensor from the three arrays of a canonical SciPy CSR matrix (sorted,
+    no duplicates), on ``device``."""
+    import torch  # only reached when moving sparse data to torch
+
+    with _quiet_torch_sparse():
+        return torch.sparse_csr_tensor(*(torch.as_tensor(a, device=device)
+                                         for a in (indptr, indices, data)), size=shape,
+                                       check_invariants=False)  # SciPy's are canonical
 
 
 def without_grad(x: Any) -> Any:

@@ -33,6 +33,7 @@ from ._compat import (
     is_scipy_sparse,
     is_torch_namespace,
     is_writeable,
+    sparse_library,
 )
 
 __all__ = ["BLOCK_ROWS", "CPU_THREADS", "Ops", "available_cpus", "cpu_workers", "kernel", "ops_for"]
@@ -51,7 +52,7 @@ class Ops:
     own ``Ops``, tested against the generic one, instead of a new ``if`` in the loop.
     """
 
-    name: str  # "numpy", "torch", "torch-gpu", "jax", "cupy", "scipy-sparse" or "generic"
+    name: str  # "numpy", "torch", "torch-fused", "jax", "cupy", "scipy-sparse" or "generic"
     xp: Any
     block_rows: int | None  # rows per block (cache-sized on CPUs); None: all rows at once
     inplace: bool  # may update its own temporaries in place
@@ -79,12 +80,17 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
         return Ops("scipy-sparse", xp, block_rows or BLOCK_ROWS, True, True,
                    cpu_workers() if workers is None else workers,
                    _numpy_logits, _numpy_exp, _sparse_rows)
+    sparse = sparse_library(X)
+    if sparse == "torch":  # CSR tensors (CPU or GPU): torch's sparse products, whole
+        return torch_fused_ops(xp)
+    if sparse == "cupy":  # cupyx.scipy.sparse CSR: CuPy's sparse products, whole
+        return cupy_ops(xp)
     if native and is_numpy_namespace(xp):
         return Ops("numpy", xp, block_rows or BLOCK_ROWS, True, True,
                    cpu_workers() if workers is None else workers, _numpy_logits, _numpy_exp)
     if native and is_torch_namespace(xp):
         if X.device.type != "cpu" and block_rows is None:
-            return torch_gpu_ops(xp)
+            return torch_fused_ops(xp)
         return Ops("torch", xp, block_rows or BLOCK_ROWS, True, True, 1, _torch_logits,
                    _torch_exp)
     if native and is_jax_namespace(xp):
@@ -101,9 +107,10 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
 # around 0.14 ms of matrix products. The fused kernels below are ~8 launches, no syncs.
 
 
-def torch_gpu_ops(xp: Any) -> Ops:
-    """PyTorch off the CPU: the row-major kernel on torch's own fused ops."""
-    return Ops("torch-gpu", xp, None, True, True, 1, _torch_logits, _torch_exp,
+def torch_fused_ops(xp: Any) -> Ops:
+    """PyTorch off the CPU, and sparse CSR tensors anywhere: the row-major kernel on
+    torch's own fused ops."""
+    return Ops("torch-fused", xp, None, True, True, 1, _torch_logits, _torch_exp,
                fused=_torch_fused)
 
 
@@ -412,7 +419,8 @@ def _torch_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
         P.scatter_add_(1, index, -w[:, None])  # G = w * (P - Y)
     if total is None:
         total = default_total(w, n, xp=ops.xp)
-    return finish(loss_sum, X.T @ P, P.sum(0), total=total, W=W, l2=l2, xp=ops.xp)
+    # t(): a CSR tensor has no .T; its t() is CSC, which torch multiplies as well
+    return finish(loss_sum, X.t() @ P, P.sum(0), total=total, W=W, l2=l2, xp=ops.xp)
 
 
 def _cupy_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,

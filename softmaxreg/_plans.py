@@ -27,8 +27,12 @@ from ._compat import (
     device,
     dtype_name,
     is_array,
-    is_scipy_sparse,
+    is_sparse,
     library_name,
+    resolve_dtype,
+    sparse_library,
+    sparse_rows,
+    take_sparse_rows,
     without_grad,
 )
 from ._kernel import kernel, ops_for
@@ -48,14 +52,20 @@ def plan_for(backend: str, device: Any = None) -> Plan:
 
 def plan_of(X: Any) -> Plan:
     """The plan of the library and device ``X`` lives on."""
-    if is_scipy_sparse(X):
+    kind = sparse_library(X)
+    if kind == "scipy":
         return SparsePlan("numpy", "cpu")
+    if kind is not None:  # torch's or CuPy's sparse matrices keep their library and device
+        return SparsePlan(kind, device(X))
     name = library_name(X)
     return plan_for(name, None if name == "dask" else device(X))
 
 
 def is_non_numpy_array(x: Any) -> bool:
-    """An array of a supported library other than NumPy (those keep their own backend)."""
+    """An array of a supported library other than NumPy (those keep their own backend),
+    sparse torch and CuPy matrices included."""
+    if sparse_library(x) in ("torch", "cupy"):
+        return True
     return is_array(x) and not isinstance(x, (np.ndarray, np.generic))
 
 
@@ -244,25 +254,37 @@ class EagerPlan(Plan):
 
 @dataclass(frozen=True)
 class SparsePlan(EagerPlan):
-    """``scipy.sparse`` rows (CSR, never densified) with NumPy parameters; the kernel's
-    sparse ``Ops`` does the products."""
+    """Sparse rows (CSR, never densified): ``scipy.sparse`` with NumPy parameters, torch
+    sparse tensors and ``cupyx.scipy.sparse`` matrices with parameters of their library
+    on their device; the kernel's sparse ``Ops`` do the products."""
 
     def params_device(self, X: Any) -> Any:
-        return "cpu"
+        return self.device
 
     def astype(self, X: Any, dtype: str) -> Any:
-        return X if X.dtype == np.dtype(dtype) else X.astype(dtype)
+        if dtype_name(X.dtype) == dtype:
+            return X
+        if self.name == "torch":
+            return X.to(resolve_dtype(array_namespace(("X", X)), dtype))
+        return X.astype(dtype)
 
     def prepare(self, X: Any, codes: np.ndarray, sw: np.ndarray | None,
                 batch_size: int | None) -> tuple[Any, Any, Any]:
-        X = X.tocsr()
-        return X, codes.astype(np.int64), None if sw is None else sw.astype(X.dtype)
+        X = sparse_rows(without_grad(X))
+        w = None if sw is None else self._on_device(sw.astype(dtype_name(X.dtype)))
+        return X, self._on_device(codes.astype(np.int64)), w
+
+    def _on_device(self, a: np.ndarray) -> Any:
+        if self.name == "numpy":
+            return a
+        return backends.asarray(a, backend=self.name, device=self.device)
 
     def take_rows(self, A: Any, idx: np.ndarray) -> Any:
-        return None if A is None else A[idx]
+        return None if A is None else self._gather(A, self._on_device(idx), None)
 
     def _gather(self, A: Any, rows: Any, xp: Any) -> Any:
-        return A[rows]  # CSR rows (and the NumPy labels and weights beside them)
+        # CSR rows, and the labels and weights beside them
+        return take_sparse_rows(A, rows) if is_sparse(A) else A[rows]
 
 
 @dataclass(frozen=True)

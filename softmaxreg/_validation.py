@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import checked, dtype_name, is_dask_array, is_scipy_sparse, without_grad
+from ._compat import checked, dtype_name, is_dask_array, is_sparse, sparse_values, without_grad
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -103,8 +103,8 @@ def check_values(X: Any, xp: Any, *, limit_dtype: str | None = None) -> None:
     of them: past the square root of the dtype's largest number (divided by 1000 for
     the sums) they overflow to inf. For float32 that is 1.8e16, for float64 1e151.
     """
-    if is_scipy_sparse(X):  # the stored values; the implicit zeros are finite
-        X = X.data.reshape(1, -1)
+    if is_sparse(X):  # the stored values; the implicit zeros are finite
+        X = sparse_values(X)[None, :]
     if X.shape[0] == 0 or X.shape[1] == 0 or xp.isdtype(X.dtype, "bool"):
         return
     X = without_grad(X)  # reading values is no step of a torch graph

@@ -31,9 +31,11 @@ from ._compat import (
     is_array,
     is_cupy_array,
     is_dask_array,
+    is_scipy_sparse,
     is_torch_array,
     library_name,
     resolve_dtype,
+    torch_csr,
 )
 from ._compat import array_namespace as _array_namespace
 
@@ -159,6 +161,8 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
     """
     name, device = parse_backend(backend, device)
     mod = import_backend(name)
+    if is_scipy_sparse(x) and name in ("torch", "cupy"):
+        return _sparse_to(x.tocsr(), name, mod, device, dtype)
     if name in ("torch", "jax") and _same_library(x, name):
         out = x  # stays on its library; only the device or dtype may change
     else:
@@ -197,6 +201,21 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
     if isinstance(device, str):
         device = mod.Device(device)
     return mod.asarray(arr, dtype=dt, device=device)
+
+
+def _sparse_to(X: Any, name: str, mod: Any, device: Any, dtype: Any) -> Any:
+    """SciPy CSR moved to torch's CSR tensors or ``cupyx.scipy.sparse``, still sparse."""
+    if dtype is not None:
+        X = X.astype(resolve_dtype(np, dtype), copy=False)
+    if not X.has_canonical_format:  # sorted column indices, duplicates summed (a copy)
+        X = X.copy()
+        X.sum_duplicates()
+    if name == "torch":
+        return torch_csr(X.indptr, X.indices, X.data, X.shape, device)
+    import cupyx.scipy.sparse  # only reached when moving sparse data to CuPy
+
+    with mod.cuda.Device(_cuda_index(device) if device is not None else None):
+        return cupyx.scipy.sparse.csr_matrix(X)
 
 
 def namespace_of(x: Any) -> Any:

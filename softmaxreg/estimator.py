@@ -44,6 +44,9 @@ from .io import load_model, save_model
 __all__ = ["SoftmaxRegression", "final_estimator"]
 
 SOLVERS = ("lbfgs", "gd", "sgd", "adam")
+#: the libraries whose sparse matrices train (SciPy's with NumPy parameters); SciPy input
+#: moves to torch's or CuPy's CSR when the model's backend is one of them
+SPARSE_BACKENDS = ("numpy", "torch", "cupy")
 #: scipy.sparse input is converted once to CSR, the format the kernel slices rows of
 SPARSE = ["csr"]
 
@@ -331,10 +334,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not is_lazy(X):  # lazy (Dask) data is checked as its plan prepares it
             check_values(X, array_namespace(("X", X)), limit_dtype=dtype)
         plan = plan_of(X)
-        if target is not None and target[0] != "numpy" and isinstance(plan, SparsePlan):
-            msg = (f"`X` is a scipy.sparse matrix, which trains on NumPy; got "
-                   f"backend={self.backend!r}: pass a dense array to train there")
-            raise ValueError(msg)
+        if target is not None and isinstance(plan, SparsePlan) and (
+                plan.name != target[0] or needs_move(X, target)):
+            if plan.name != "numpy" or target[0] not in SPARSE_BACKENDS:
+                where = "SciPy" if plan.name == "numpy" else f"{plan.name} on {plan.device}"
+                msg = (f"`X` is a sparse matrix of {where}, which cannot train with "
+                       f"backend={self.backend!r}: sparse data trains on NumPy (SciPy), "
+                       f"torch or CuPy; move X there or pass a dense array")
+                raise ValueError(msg)
         if target is not None and (plan.name != target[0] or needs_move(X, target)):
             X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
             plan = plan_of(X)
@@ -468,17 +475,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                        f"{where}; move one of them, e.g. model.to({got.name!r}) or "
                        f"softmaxreg.backends.asarray(X, backend={plan.name!r})")
                 raise ValueError(msg)
-            return plan.astype(self._validate_array(X, reset=False), dtype)
+            return got.astype(self._validate_array(X, reset=False), dtype)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                           ensure_all_finite=False, accept_sparse=SPARSE,
                           accept_large_sparse=True)
         sparse = plan_of(X)
         if isinstance(sparse, SparsePlan):
-            if plan.name != "numpy":
-                msg = (f"`X` is a scipy.sparse matrix but the model lives on {plan.name}; "
-                       f"move the model with model.to('numpy') to predict on sparse input")
+            if plan.name != "numpy" and plan.name not in SPARSE_BACKENDS:
+                msg = (f"`X` is a scipy.sparse matrix but the model lives on {plan.name}, "
+                       f"which has no sparse matrices; move the model with "
+                       f"model.to('numpy') to predict on sparse input")
                 raise ValueError(msg)
-            return sparse.check_values(sparse.astype(X, dtype))
+            X = sparse.check_values(sparse.astype(X, dtype))
+            if plan.name == "numpy":
+                return X
+            return backends.asarray(X, backend=plan.name, device=plan.device)
         check_values(X, array_namespace(("X", X)))
         return backends.asarray(X, backend=plan.name, device=plan.device, dtype=dtype)
 

@@ -22,15 +22,15 @@ import functools
 import math
 from typing import Any
 
-import numpy as np
-
 from ._compat import (
     array_namespace,
     check_same_device,
     checked,
     device,
     dtype_name,
-    is_scipy_sparse,
+    is_sparse,
+    sparse_rows,
+    sparse_values,
     without_grad,
 )
 from ._kernel import kernel, ops_for
@@ -297,16 +297,20 @@ def loss_and_grad(
 
 
 def as_sparse_rows(X: Any) -> Any:
-    """A ``scipy.sparse`` ``X`` in CSR form (converted once, never densified), checked
-    for what the kernel cannot use; anything else as it is."""
-    if not is_scipy_sparse(X):
+    """A sparse ``X`` (``scipy.sparse``, a sparse torch tensor, ``cupyx.scipy.sparse``) in
+    CSR form, converted once and never densified, checked for what the kernel cannot
+    use; anything else as it is."""
+    if not is_sparse(X):
         return X
     if X.ndim != 2:
-        msg = f"`X` must be 2-D, got a sparse array of shape {X.shape}"
+        msg = f"`X` must be 2-D, got a sparse array of shape {tuple(X.shape)}"
         raise ValueError(msg)
-    X = X.tocsr()  # CSC/COO/... once (duplicate COO entries are summed); CSR as it is
-    if not np.isfinite(X.data).all():
-        bad = int(np.count_nonzero(~np.isfinite(X.data)))
+    X = sparse_rows(X)  # CSC/COO/... once (duplicate COO entries are summed); CSR as it is
+    values = sparse_values(X)
+    xp = array_namespace(("X", values))
+    finite = xp.isfinite(values)
+    if not bool(xp.all(finite)):
+        bad = int(xp.count_nonzero(~finite))
         msg = f"`X` contains {bad} NaN or infinite stored value(s); remove or impute them"
         raise ValueError(msg)
     return X

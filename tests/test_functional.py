@@ -181,15 +181,15 @@ def test_blocked_and_native_paths_equal_generic(name, block_rows, weights, worke
 def _fused_ops(name, xp):
     """The GPU kernels, run here on CPU arrays: torch's on CPU tensors, CuPy's code
     (written for any NumPy-like library) on NumPy with SciPy's log_softmax."""
-    if name == "torch-gpu":
-        return _kernel.torch_gpu_ops(xp)
+    if name == "torch-fused":
+        return _kernel.torch_fused_ops(xp)
     scipy_special = pytest.importorskip("scipy.special")
     fused = functools.partial(_kernel.numpy_like_fused, lib=np,
                               log_softmax=scipy_special.log_softmax)
     return dataclasses.replace(_kernel.cupy_ops(xp), name="numpy-like", fused=fused)
 
 
-@pytest.mark.parametrize(("name", "lib"), [("torch-gpu", "torch"), ("numpy-like", "numpy")])
+@pytest.mark.parametrize(("name", "lib"), [("torch-fused", "torch"), ("numpy-like", "numpy")])
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_gpu_fused_kernels_equal_generic(name, lib, weights, dtype):
@@ -216,7 +216,7 @@ def test_ops_for_picks_the_fused_kernel_off_the_cpu():
     on_cpu = ops_for(xp, torch.ones((2, 2)))
     assert on_cpu.name == "torch" and on_cpu.fused is None
     meta = ops_for(xp, torch.ones((2, 2), device="meta"))  # any non-CPU device
-    assert meta.name == "torch-gpu" and meta.fused is not None and meta.block_rows is None
+    assert meta.name == "torch-fused" and meta.fused is not None and meta.block_rows is None
 
 
 def test_jax_matrix_products_run_at_full_precision():

@@ -117,11 +117,20 @@ def test_estimator_on_sparse_equals_dense(solver, kw):
     assert m.n_iter_ <= 2
 
 
-def test_sparse_on_another_backend_is_refused():
-    pytest.importorskip("torch")
-    X = sp.csr_matrix(np.eye(4))
-    with pytest.raises(ValueError, match=r"scipy.sparse matrix, which trains on NumPy"):
-        SoftmaxRegression(backend="torch").fit(X, [0, 1, 0, 1])
-    m = SoftmaxRegression().fit(np.eye(4), [0, 1, 0, 1]).to("torch")
+def test_scipy_sparse_moves_to_torch_and_is_refused_where_there_is_none():
+    """backend='torch' moves SciPy CSR to a torch CSR tensor (still sparse) and gives the
+    NumPy fit's answer; JAX has no sparse matrices here, which the error says."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    X, dense = random_sparse(rng, 120, 9, 0.3, "csr_matrix")
+    y = rng.integers(0, 3, 120)
+    ref = SoftmaxRegression(C=5.0).fit(dense, y)
+    m = SoftmaxRegression(C=5.0, backend="torch").fit(X, y)
+    assert isinstance(m.coef_, torch.Tensor) and m.backend_ == "torch"
+    np.testing.assert_allclose(sr.backends.to_numpy(m.coef_), ref.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(sr.backends.to_numpy(m.predict(X)), ref.predict(dense))
+    pytest.importorskip("jax")
+    with pytest.raises(ValueError, match=r"sparse matrix of SciPy.*backend='jax'"):
+        SoftmaxRegression(backend="jax").fit(X, y)
     with pytest.raises(ValueError, match=r"model.to\('numpy'\)"):
-        m.predict(X)
+        ref.to("jax").predict(X)
