@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import (
+    array_namespace,
     device,
     is_cupy_namespace,
     is_jax_namespace,
@@ -81,8 +82,8 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
                    cpu_workers() if workers is None else workers,
                    _numpy_logits, _numpy_exp, _sparse_rows)
     sparse = sparse_library(X)
-    if sparse == "torch":  # CSR tensors (CPU or GPU): torch's sparse products, whole
-        return torch_fused_ops(xp)
+    if sparse == "torch":  # CSR tensors: SciPy's products on the CPU, torch's on a GPU
+        return torch_host_sparse_ops(xp) if X.device.type == "cpu" else torch_fused_ops(xp)
     if sparse == "cupy":  # cupyx.scipy.sparse CSR: CuPy's sparse products, whole
         return cupy_ops(xp)
     if native and is_numpy_namespace(xp):
@@ -112,6 +113,14 @@ def torch_fused_ops(xp: Any) -> Ops:
     torch's own fused ops."""
     return Ops("torch-fused", xp, None, True, True, 1, _torch_logits, _torch_exp,
                fused=_torch_fused)
+
+
+def torch_host_sparse_ops(xp: Any) -> Ops:
+    """torch CSR tensors on the CPU: the SciPy kernel on zero-copy views of the tensors.
+    torch's CPU sparse products are slow: at (14000, 17000) with 0.3% non-zeros
+    ``X @ W`` took 24 ms against SciPy's 4.3, and ``X.t() @ P`` 320 ms against 4.0."""
+    return Ops("torch-sparse-cpu", xp, None, True, True, 1, _numpy_logits, _numpy_exp,
+               fused=_torch_sparse_on_host)
 
 
 def cupy_ops(xp: Any) -> Ops:
@@ -421,6 +430,25 @@ def _torch_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
         total = default_total(w, n, xp=ops.xp)
     # t(): a CSR tensor has no .T; its t() is CSC, which torch multiplies as well
     return finish(loss_sum, X.t() @ P, P.sum(0), total=total, W=W, l2=l2, xp=ops.xp)
+
+
+def _torch_sparse_on_host(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
+                          total: Any = None) -> tuple[Any, Any, Any]:
+    try:
+        import scipy.sparse  # SciPy's sparse products, when installed
+    except ImportError:  # torch's own, slower
+        return _torch_fused(ops, X, y, W, b, l2=l2, w=w, total=total)
+    import torch  # only reached with torch tensors
+
+    Xs = scipy.sparse.csr_array((X.values().numpy(), X.col_indices().numpy(),
+                                 X.crow_indices().numpy()), shape=tuple(X.shape))
+    host = ops_for(array_namespace(("X", Xs)), Xs)
+
+    def view(a: Any) -> Any:
+        return a.numpy() if isinstance(a, torch.Tensor) else a  # CPU tensors share memory
+
+    out = kernel(host, Xs, view(y), view(W), view(b), l2=l2, w=view(w), total=view(total))
+    return tuple(torch.from_numpy(np.asarray(a)) for a in out)
 
 
 def _cupy_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,

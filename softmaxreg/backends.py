@@ -161,8 +161,15 @@ def asarray(x: Any, backend: str = "numpy", device: Any = None, dtype: Any = Non
     """
     name, device = parse_backend(backend, device)
     mod = import_backend(name)
-    if is_scipy_sparse(x) and name in ("torch", "cupy"):
-        return _sparse_to(x.tocsr(), name, mod, device, dtype)
+    if is_scipy_sparse(x):  # stays sparse: SciPy's on NumPy, CSR on torch and CuPy
+        if name == "numpy":
+            return x if dtype is None else x.astype(resolve_dtype(np, dtype), copy=False)
+        if name in ("torch", "cupy"):
+            return _sparse_to(x.tocsr(), name, mod, device, dtype)
+        msg = (f"`x` is a scipy.sparse matrix and {name} has no sparse matrices softmaxreg "
+               f"trains on (numpy, torch and cupy have); densify it first with x.toarray() "
+               f"if it fits in memory")
+        raise TypeError(msg)
     if name in ("torch", "jax") and _same_library(x, name):
         out = x  # stays on its library; only the device or dtype may change
     else:

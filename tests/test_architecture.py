@@ -27,8 +27,8 @@ LAYERS = {
 }
 #: third-party libraries the package may import inside a function (optional extras);
 #: each such import carries a comment saying why
-OPTIONAL = {"cupyx", "pandas", "matplotlib", "dask", "distributed", "jax", "torch", "sklearn",
-            "threadpoolctl", "array_api_strict", "cupy"}
+OPTIONAL = {"pandas", "matplotlib", "dask", "distributed", "jax", "torch", "sklearn",
+            "threadpoolctl", "array_api_strict", "cupy", "cupyx", "scipy"}
 
 
 def _imports(path: Path) -> list[tuple[str, int, bool]]:

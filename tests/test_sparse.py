@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import softmaxreg as sr
 from softmaxreg import SoftmaxRegression
+from softmaxreg.backends import asarray as backends_asarray
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -134,3 +135,12 @@ def test_scipy_sparse_moves_to_torch_and_is_refused_where_there_is_none():
         SoftmaxRegression(backend="jax").fit(X, y)
     with pytest.raises(ValueError, match=r"model.to\('numpy'\)"):
         ref.to("jax").predict(X)
+
+
+def test_backends_asarray_keeps_scipy_sparse_sparse():
+    X = sp.random(20, 6, density=0.3, format="csr", random_state=0)
+    assert backends_asarray(X, "numpy") is X
+    assert backends_asarray(X, "numpy", dtype="float32").dtype == np.float32
+    pytest.importorskip("jax")
+    with pytest.raises(TypeError, match=r"scipy.sparse matrix and jax has no sparse"):
+        backends_asarray(X, "jax")
