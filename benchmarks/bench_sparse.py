@@ -4,8 +4,8 @@ too large to densify (issue "Real data shapes").
 * ``test_text_fit``: the docstrings of installed packages (numpy, scipy, scikit-learn,
   pandas, matplotlib, hypothesis), read with ``ast`` (nothing is imported), labelled by
   their package: a real, many-class text problem available offline. Every entry fits
-  the same objective (C=10, tol=1e-6) and must reach the float64 optimum to 1e-6
-  relative; the bar is at most 0.5x scikit-learn's ``LogisticRegression`` time on NumPy.
+  the same objective (C=10) and must get as low as scikit-learn's ``LogisticRegression``
+  at tol=1e-6 (to 1e-6 relative); the bar is at most 0.5x its time on NumPy.
   torch (CPU; CUDA and CuPy where a GPU answers) fit the same matrix moved to their CSR.
 * ``test_hashed_tfidf_memory``: (50,000 x 2**18) float32 hashed TF-IDF (dense: 52 GB).
   One ``loss_and_grad`` and a whole L-BFGS fit, with the peak extra memory (tracemalloc)
@@ -32,6 +32,10 @@ from softmaxreg import SoftmaxRegression, backends
 
 PACKAGES = ("numpy", "scipy", "sklearn", "pandas", "matplotlib", "hypothesis")
 C_TEXT = 10.0
+# scikit-learn stops 3.7e-6 above the optimum at tol=1e-6 here, softmaxreg on NumPy 3.0e-6
+# and on torch 6.7e-6 (its own rounding of the line search): ours run to 1e-7 so that
+# every entry reaches scikit-learn's objective, and are timed that way
+SKLEARN_TOL, OUR_TOL = 1e-6, 1e-7
 BACKENDS = ["numpy", "torch", "torch:cuda", "cupy", "sklearn"]
 
 
@@ -81,18 +85,20 @@ def text(request):
     X = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, min_df=2).fit_transform(docs)
     classes, codes = np.unique(labels, return_inverse=True)
     assert len(classes) >= 3, f"too few packages installed for a text problem: {classes}"
-    ref = SoftmaxRegression(C=C_TEXT, tol=1e-10, max_iter=5000, dtype="float64").fit(X, codes)
+    from sklearn.linear_model import LogisticRegression
+
+    ref = LogisticRegression(C=C_TEXT, tol=SKLEARN_TOL, max_iter=5000).fit(X, codes)
     return X, labels, codes, objective(X, codes, ref.coef_.T, ref.intercept_)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_text_fit(benchmark, backend, text):
-    X, labels, codes, optimum = text
+    X, labels, codes, reached = text
     if backend == "sklearn":
         from sklearn.linear_model import LogisticRegression
 
         def fit():
-            m = LogisticRegression(C=C_TEXT, tol=1e-6, max_iter=5000).fit(X, labels)
+            m = LogisticRegression(C=C_TEXT, tol=SKLEARN_TOL, max_iter=5000).fit(X, labels)
             return m.coef_.T, m.intercept_, int(m.n_iter_[0])
     else:
         require(backend)
@@ -100,7 +106,7 @@ def test_text_fit(benchmark, backend, text):
         yb = backends.asarray(codes, backend=backend)
 
         def fit():
-            m = SoftmaxRegression(C=C_TEXT, tol=1e-6, max_iter=5000).fit(Xb, yb)
+            m = SoftmaxRegression(C=C_TEXT, tol=OUR_TOL, max_iter=5000).fit(Xb, yb)
             sync(m.coef_)
             return backends.to_numpy(m.coef_).T, backends.to_numpy(m.intercept_), m.n_iter_
     benchmark.group = (f"text lbfgs, docstrings n={X.shape[0]} d={X.shape[1]} "
@@ -109,10 +115,12 @@ def test_text_fit(benchmark, backend, text):
         warnings.simplefilter("ignore")  # convergence and thread chatter
         W, b, n_iter = benchmark.pedantic(fit, rounds=2, iterations=1, warmup_rounds=0)
     value = objective(X, codes, W, b)
-    gap = (value - optimum) / optimum
+    gap = (value - reached) / reached
     benchmark.extra_info.update({"workload": "text", "backend": backend, "n_iter": n_iter,
                                  "objective": value, "objective_gap": gap})
-    assert gap <= 1e-6, f"{backend} stopped {gap:.2e} above the optimum"
+    # every entry gets at least as low as scikit-learn does (1e-6 relative): a fit that
+    # stops short, or a wrong sparse product, fails here
+    assert gap <= 1e-6, f"{backend} stopped {gap:.2e} above scikit-learn's objective"
 
 
 def hashed_tfidf(n: int, d: int, n_classes: int, *, seed: int = 0):
@@ -172,6 +180,7 @@ def test_hashed_tfidf_memory(benchmark, request):
         "fit_peak_bytes": int(whole), "step_over_storage": step / storage,
         "fit_over_storage": (whole - solver_state) / storage,
         "temporaries_bytes": int(temporaries), "solver_state_bytes": int(solver_state)})
+    benchmark.pedantic(lambda: sr.loss_and_grad(X, y, W, b, l2=1e-4), rounds=3, iterations=1)
     assert step < 3 * storage + temporaries, (
         f"one loss_and_grad took {step / 2**20:.0f} MiB beyond the matrix's "
         f"{storage / 2**20:.0f} MiB")
@@ -179,4 +188,3 @@ def test_hashed_tfidf_memory(benchmark, request):
     # any L-BFGS keeps whatever X is) and its few (d, C) vectors are set aside
     assert whole < 3 * storage + solver_state + 8 * temporaries, (
         f"the fit took {whole / 2**20:.0f} MiB beyond the matrix's {storage / 2**20:.0f} MiB")
-    benchmark.pedantic(lambda: sr.loss_and_grad(X, y, W, b, l2=1e-4), rounds=3, iterations=1)

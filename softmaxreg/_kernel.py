@@ -78,9 +78,12 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
     every native bundle with the generic one.
     """
     if is_scipy_sparse(X):  # CSR rows with NumPy parameters; G @ X is SciPy's product
-        return Ops("scipy-sparse", xp, block_rows or BLOCK_ROWS, True, True,
-                   cpu_workers() if workers is None else workers,
-                   _numpy_logits, _numpy_exp, _sparse_rows)
+        # one block per thread: each block's G @ Xb is a dense (C, d) array, which for
+        # hashed text (d = 2**18) is far larger than the block's rows; cache-sized blocks
+        # took 4.4x the matrix's storage at (50000, 2**18), one per thread 2x
+        workers = cpu_workers() if workers is None else workers
+        return Ops("scipy-sparse", xp, block_rows or max(1, -(-X.shape[0] // workers)), True,
+                   True, workers, _numpy_logits, _numpy_exp, _sparse_rows)
     sparse = sparse_library(X)
     if sparse == "torch":  # CSR tensors: SciPy's products on the CPU, torch's on a GPU
         return torch_host_sparse_ops(xp) if X.device.type == "cpu" else torch_fused_ops(xp)
@@ -150,7 +153,7 @@ def kernel(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
         return ops.fused(ops, X, y, W, b, l2=l2, w=w, total=total)
     n = X.shape[0]
     block_rows = max(1, min(ops.block_rows or n, n)) if n else 1
-    if ops.workers > 1 and n >= 2 * block_rows:
+    if ops.workers > 1 and n > block_rows:
         return _parallel_blocks(ops, X, y, W, b, l2=l2, w=w, total=total,
                                 block_rows=block_rows)
     xp = ops.xp
