@@ -9,7 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import checked, dtype_name, is_dask_array, is_sparse, sparse_values, without_grad
+from ._compat import (
+    checked,
+    dtype_name,
+    is_array,
+    is_dask_array,
+    is_sparse,
+    sparse_values,
+    without_grad,
+)
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -123,6 +131,42 @@ def check_values(X: Any, xp: Any, *, limit_dtype: str | None = None) -> None:
                f"e.g. with sklearn.preprocessing.StandardScaler"
                + ("" if limit_dtype == "float64" else ", or fit with dtype='float64'"))
         raise ValueError(msg)
+
+
+def check_frame_columns(X: Any) -> None:
+    """Refuse a DataFrame (pandas, polars, Dask) column that is not numbers or booleans,
+    naming it: scikit-learn's conversion would say only "could not convert string to
+    float", and would turn dates into nanoseconds without a word."""
+    columns, dtypes = getattr(X, "columns", None), getattr(X, "dtypes", None)
+    if columns is None or dtypes is None or is_array(X):
+        return
+    for column, dtype in zip(list(columns), list(dtypes), strict=True):
+        if _is_numeric_column(dtype) or (str(dtype) == "object" and _holds_numbers(X[column])):
+            continue
+        what = str(dtype)
+        if what.startswith(("datetime", "Datetime", "Date", "timedelta", "Duration")):
+            hint = "convert it to numbers first (e.g. days since a reference date)"
+        else:
+            hint = ("encode it first (e.g. sklearn.preprocessing.OneHotEncoder in a "
+                    "ColumnTransformer) or drop it")
+        msg = f"`X` column {column!r} has dtype {what}, which is not numeric: {hint}"
+        raise ValueError(msg)
+
+
+def _holds_numbers(column: Any) -> bool:
+    """An object column of Python numbers converts as scikit-learn would convert it."""
+    try:
+        np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_numeric_column(dtype: Any) -> bool:
+    if hasattr(dtype, "is_numeric"):  # polars
+        return bool(dtype.is_numeric()) or str(dtype) == "Boolean"
+    # NumPy dtypes and pandas' own (Int64, Float64, boolean, float64[pyarrow]) have a kind
+    return getattr(dtype, "kind", "O") in "biuf"
 
 
 def from_dask_dataframe(X: Any) -> Any:

@@ -28,6 +28,7 @@ from ._validation import (
     InvalidParameterError,
     check_bool,
     check_choice,
+    check_frame_columns,
     check_int,
     check_number,
     check_random_state,
@@ -302,6 +303,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         The backend is decided here, once, as a data plan (:mod:`softmaxreg._plans`).
         """
+        check_frame_columns(X)
         X = without_grad(from_dask_dataframe(X))  # analytic gradients: no autograd graph
         y = from_dask_dataframe(y)
         if input_plan(X) is not None:
@@ -466,6 +468,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             plan, dtype = plan_for(self.backend_, self.device_), dtype_name(self._W.dtype)
         else:
             plan, dtype = like.plan, dtype_name(like.X.dtype)
+        check_frame_columns(X)
         X = from_dask_dataframe(X)
         got = input_plan(X)
         if got is not None:

@@ -236,3 +236,71 @@ def test_lbfgs_iterations_are_on_par_with_scikit_learn():
     ours = SoftmaxRegression(tol=1e-6, max_iter=2000).fit(X, y).n_iter_
     theirs = int(LogisticRegression(tol=1e-6, max_iter=2000).fit(X, y).n_iter_[0])
     assert ours <= 1.5 * theirs, (ours, theirs)
+
+
+# ----------------------------------------------------------------------------- DataFrames
+
+
+def _frame_problem():
+    X, y = iris()
+    return X[:, :3], y
+
+
+def test_pandas_nullable_and_arrow_columns_give_the_numpy_answer():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X, y = _frame_problem()
+    Xi = np.round(X * 10)  # integers, for the nullable integer column
+    frame = pd.DataFrame({"a": pd.array(Xi[:, 0].astype(int), dtype="Int64"),
+                          "b": pd.array(X[:, 1], dtype="Float64"),
+                          "c": pd.array(X[:, 2], dtype="float64[pyarrow]")})
+    ref = SoftmaxRegression().fit(np.column_stack([Xi[:, 0], X[:, 1], X[:, 2]]), y)
+    m = SoftmaxRegression().fit(frame, y)
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-10)
+    assert list(m.feature_names_in_) == ["a", "b", "c"]
+    frame.loc[3, "a"] = pd.NA
+    with pytest.raises(ValueError, match=r"`X` contains 1 NaN or infinite"):
+        SoftmaxRegression().fit(frame, y)
+
+
+@pytest.mark.parametrize(("column", "match"), [
+    ("category", r"column '(bad|c)' has dtype category, which is not numeric: encode it"),
+    ("object", r"column '(bad|c)' has dtype (object|str), which is not numeric: encode it"),
+    ("datetime", r"column '(bad|c)' has dtype datetime64\[\w+\], which is not numeric: "
+                 r"convert it to numbers"),
+])
+def test_non_numeric_pandas_columns_are_refused_by_name(column, match):
+    pd = pytest.importorskip("pandas")
+    X, y = _frame_problem()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    values = {"category": pd.Categorical(np.where(y == 0, "x", "y")),
+              "object": np.where(y == 0, "1.5", "x").astype(object),
+              "datetime": pd.date_range("2020-01-01", periods=len(y))}[column]
+    frame["bad"] = values
+    with pytest.raises(ValueError, match="`X` " + match):
+        SoftmaxRegression().fit(frame, y)
+    numbers = frame.assign(bad=(np.arange(len(y)) % 3).astype(object))  # object: all numbers
+    assert SoftmaxRegression().fit(numbers, y).n_features_in_ == 4
+    m = SoftmaxRegression().fit(frame[["a", "b", "c"]], y)
+    with pytest.raises(ValueError, match="`X` " + match):  # at predict time too
+        m.predict(frame[["a", "b"]].assign(c=values))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
+def test_polars_frames_give_the_numpy_answer(solver):
+    pl = pytest.importorskip("polars")
+    X, y = _frame_problem()
+    kw = {"solver": solver, "random_state": 0, "max_iter": 5 if solver == "sgd" else 100,
+          "batch_size": 16 if solver == "sgd" else None}
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    frame = pl.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SoftmaxRegression(**kw).fit(X, names)
+        m = SoftmaxRegression(**kw).fit(frame, pl.Series(names))
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert list(m.feature_names_in_) == ["a", "b", "c"]
+    np.testing.assert_array_equal(m.predict(frame), ref.predict(X))
+    bad = frame.with_columns(pl.Series("b", np.where(y == 0, "x", "y")))
+    with pytest.raises(ValueError, match=r"`X` column 'b' has dtype String, which is not numeric"):
+        SoftmaxRegression().fit(bad, y)
