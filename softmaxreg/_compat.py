@@ -31,6 +31,7 @@ __all__ = [
     "is_jax_namespace",
     "is_lazy",
     "is_scipy_sparse",
+    "is_sparse_chunked",
     "is_sparse",
     "is_numpy_namespace",
     "is_torch_array",
@@ -140,11 +141,17 @@ def _stand_in(a: Any) -> Any:
 
 
 def device(x: Any) -> Any:
-    """The device of an array, of a sparse matrix too ("cpu" for SciPy's)."""
+    """The device of an array, of a sparse matrix too ("cpu" for SciPy's, and for Dask
+    arrays of SciPy chunks, as for Dask arrays of NumPy chunks)."""
     kind = sparse_library(x)
-    if kind == "scipy":
+    if kind == "scipy" or is_sparse_chunked(x):
         return "cpu"
     return x.device if kind == "cupy" else aac.device(x)
+
+
+def is_sparse_chunked(x: Any) -> bool:
+    """A Dask array whose chunks are ``scipy.sparse`` matrices."""
+    return aac.is_dask_array(x) and is_scipy_sparse(getattr(x, "_meta", None))
 
 
 def _refuse_a_mix(arrays: list[tuple[str, Any]], key: Any, error: type[Exception],

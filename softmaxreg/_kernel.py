@@ -32,6 +32,7 @@ from ._compat import (
     is_jax_namespace,
     is_numpy_namespace,
     is_scipy_sparse,
+    is_sparse_chunked,
     is_torch_namespace,
     is_writeable,
     sparse_library,
@@ -84,6 +85,8 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
         workers = cpu_workers() if workers is None else workers
         return Ops("scipy-sparse", xp, block_rows or max(1, -(-X.shape[0] // workers)), True,
                    True, workers, _numpy_logits, _numpy_exp, _sparse_rows)
+    if is_sparse_chunked(X):  # Dask rows of SciPy CSR chunks: the SciPy kernel per chunk
+        return dask_sparse_ops(xp)
     sparse = sparse_library(X)
     if sparse == "torch":  # CSR tensors: SciPy's products on the CPU, torch's on a GPU
         return torch_host_sparse_ops(xp) if X.device.type == "cpu" else torch_fused_ops(xp)
@@ -124,6 +127,75 @@ def torch_host_sparse_ops(xp: Any) -> Ops:
     ``X @ W`` took 24 ms against SciPy's 4.3, and ``X.t() @ P`` 320 ms against 4.0."""
     return Ops("torch-sparse-cpu", xp, None, True, True, 1, _numpy_logits, _numpy_exp,
                fused=_torch_sparse_on_host)
+
+
+def dask_sparse_ops(xp: Any) -> Ops:
+    """Dask arrays of ``scipy.sparse`` row chunks: each chunk through the SciPy kernel
+    (plain sums), added in a tree; the results stay lazy."""
+    return Ops("dask-sparse", xp, None, False, False, 1, _generic_logits, xp.exp,
+               fused=_dask_sparse_fused, matmul=_dask_sparse_matmul)
+
+
+def chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, Any]:
+    """Plain sums of one row chunk (NumPy or SciPy sparse) at host parameters: weighted
+    loss, ``G @ X`` as (d, C), ``sum(G)`` and the weight total."""
+    if is_scipy_sparse(X):
+        X = X.tocsr()
+    xp = array_namespace(("X", X))
+    W = xp.asarray(W, dtype=X.dtype)
+    b = xp.asarray(b, dtype=X.dtype)
+    # one thread per chunk: Dask's workers already keep the cores busy
+    loss, dW, db = kernel(ops_for(xp, X, workers=1), X, y, W, b, l2=0.0, w=w, total=1.0)
+    weight = float(X.shape[0]) if w is None else xp.sum(w)
+    return loss, dW, db, weight
+
+
+def add_sums(a: tuple[Any, ...], c: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(u + v for u, v in zip(a, c, strict=True))
+
+
+def tree_sum(parts: list[Any]) -> Any:
+    """Delayed partial sums added pairwise in a tree."""
+    import dask  # only reached with Dask data
+
+    while len(parts) > 1:
+        nxt = [dask.delayed(add_sums)(parts[i], parts[i + 1])
+               for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def _one_column_chunk(X: Any) -> Any:
+    return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+
+
+def _dask_sparse_matmul(X: Any, W: Any) -> Any:
+    import dask.array as da  # only reached with Dask data
+
+    W = da.asarray(W).rechunk(-1)
+    return da.blockwise(operator.matmul, "ik", _one_column_chunk(X), "ij", W, "jk",
+                        concatenate=True, dtype=X.dtype,
+                        meta=np.empty((0, 0), dtype=X.dtype))
+
+
+def _dask_sparse_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
+                       total: Any = None) -> tuple[Any, Any, Any]:
+    import dask  # only reached with Dask data
+    import dask.array as da  # only reached with Dask data
+
+    X = _one_column_chunk(X)
+    xs, ys = X.to_delayed().ravel(), y.rechunk((X.chunks[0],)).to_delayed().ravel()
+    ws = [None] * len(xs) if w is None else w.rechunk((X.chunks[0],)).to_delayed().ravel()
+    parts = [dask.delayed(chunk_sums, pure=True)(xc, yc, W, b, wc)
+             for xc, yc, wc in zip(xs, ys, ws, strict=True)]
+    sums = tree_sum(parts)
+    d, C = W.shape
+    loss, gW, gb, weight = (da.from_delayed(sums[i], shape=shape, dtype=X.dtype)
+                            for i, shape in enumerate([(), (d, C), (C,), ()]))
+    return finish(loss, gW, gb, total=weight if total is None else total, W=W, l2=l2,
+                  xp=ops.xp)
 
 
 def cupy_ops(xp: Any) -> Ops:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import array_namespace, checked
-from ._kernel import finish, kernel, ops_for
+from ._compat import checked, is_sparse_chunked
+from ._kernel import chunk_sums, finish, tree_sum
 from ._validation import nonfinite_message
 from .backends import optional_import
 
@@ -23,31 +23,6 @@ __all__ = ["dask_loss_and_grad", "require_dask"]
 def require_dask() -> Any:
     """Import dask.array, or say how to install it."""
     return optional_import("dask.array", "dask", needed_for="Dask support")
-
-
-def _chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, Any]:
-    xp = array_namespace(("X", X))
-    W = xp.asarray(W, dtype=X.dtype)
-    b = xp.asarray(b, dtype=X.dtype)
-    # one thread per task: the Dask workers already keep the cores busy
-    loss, dW, db = kernel(ops_for(xp, X, workers=1), X, y, W, b, l2=0.0, w=w, total=1.0)
-    weight = float(X.shape[0]) if w is None else xp.sum(w)
-    return loss, dW, db, weight
-
-
-def _add(a: tuple[Any, ...], c: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(u + v for u, v in zip(a, c, strict=True))
-
-
-def _tree(parts: list[Any]) -> Any:
-    import dask  # only reached with Dask data
-
-    while len(parts) > 1:
-        nxt = [dask.delayed(_add)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0]
 
 
 def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
@@ -66,19 +41,32 @@ def dask_loss_and_grad(X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any
         raise ValueError(msg)
     Wn = np.asarray(W)
     bn = np.asarray(b)
-    parts = [dask.delayed(_chunk_sums, pure=True)(xc, yc, Wn, bn, wc)
+    parts = [dask.delayed(chunk_sums, pure=True)(xc, yc, Wn, bn, wc)
              for xc, yc, wc in zip(xs, ys, ws, strict=True)]
-    loss, gW, gb, total = dask.compute(_tree(parts))[0]
+    loss, gW, gb, total = dask.compute(tree_sum(parts))[0]
     loss, dW, db = finish(*(np.asarray(v) for v in (loss, gW, gb)), total=float(total),
                           W=Wn, l2=l2, xp=np)
     return loss.astype(Wn.dtype), dW.astype(Wn.dtype), db.astype(Wn.dtype)
 
 
+def count_nonfinite(X: Any) -> Any:
+    """The number of NaN/inf values in ``X`` (stored values of sparse chunks), lazily."""
+    da = require_dask()
+    if not is_sparse_chunked(X):
+        return da.count_nonzero(~da.isfinite(X))
+    counts = X.map_blocks(_nonfinite_in_block, dtype=np.int64, chunks=(1, 1),
+                          meta=np.empty((0, 0), np.int64))
+    return counts.sum()
+
+
+def _nonfinite_in_block(block: Any) -> np.ndarray:
+    return np.full((1, 1), np.count_nonzero(~np.isfinite(block.data)), np.int64)
+
+
 def check_finite_lazily(X: Any) -> Any:
     """``X`` with its finiteness check in the graph: computing anything built on it
     raises the same error as eager input when ``X`` holds NaN or inf."""
-    da = require_dask()
-    return checked(X, _raise_if_nonfinite, da.count_nonzero(~da.isfinite(X)))
+    return checked(X, _raise_if_nonfinite, count_nonfinite(X))
 
 
 def _raise_if_nonfinite(bad: Any) -> None:
@@ -99,7 +87,7 @@ def prepare_dask(X: Any, y_codes: np.ndarray, sw: np.ndarray | None, batch_size:
     if batch_size is not None:
         X = X.rechunk({0: batch_size})
     X = X.persist()
-    bad = int(da.count_nonzero(~da.isfinite(X)).compute())
+    bad = int(count_nonfinite(X).compute())
     if bad:
         raise ValueError(nonfinite_message(bad))
     rows = X.chunks[0]

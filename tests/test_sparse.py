@@ -144,3 +144,37 @@ def test_backends_asarray_keeps_scipy_sparse_sparse():
     pytest.importorskip("jax")
     with pytest.raises(TypeError, match=r"scipy.sparse matrix and jax has no sparse"):
         backends_asarray(X, "jax")
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_dask_arrays_of_sparse_chunks_stay_lazy_and_equal_scipy(weighted):
+    """Rows of SciPy chunks (CSC here, split by columns too): the loss, gradient and logits are
+    lazy Dask arrays equal to the SciPy ones; nothing is densified."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(4)
+    X, _ = random_sparse(rng, 900, 30, 0.1, "csr_matrix")
+    y = rng.integers(0, 4, 900)
+    W, b = rng.normal(size=(30, 4)), rng.normal(size=4)
+    Xd = da.from_array(X.tocsc(), chunks=(250, 15), asarray=False)  # CSC, split columns too
+    kw, dkw = {"l2": 0.2}, {"l2": 0.2}
+    if weighted:
+        sw, cw = rng.uniform(0.1, 2, 900), rng.uniform(0.1, 2, 4)
+        kw |= {"sample_weight": sw, "class_weight": cw}
+        dkw |= {"sample_weight": da.from_array(sw, chunks=300), "class_weight": da.asarray(cw)}
+    got = sr.loss_and_grad(Xd, da.from_array(y, chunks=300), da.asarray(W), da.asarray(b), **dkw)
+    assert all(isinstance(g, da.Array) for g in got)
+    for g, r in zip(got, sr.loss_and_grad(X, y, W, b, **kw), strict=True):
+        np.testing.assert_allclose(g.compute(), r, rtol=1e-12, atol=1e-14)
+    logits = sr.forward(Xd, da.asarray(W), da.asarray(b))
+    assert isinstance(logits, da.Array)
+    np.testing.assert_allclose(logits.compute(), X @ W + b, rtol=1e-12)
+
+
+def test_dask_sparse_chunks_with_a_stored_nan_are_refused_naming_x():
+    da = pytest.importorskip("dask.array")
+    X = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan], [2.0, 0.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"`X` contains 1 NaN or infinite"):
+        SoftmaxRegression().fit(da.from_array(X, chunks=(2, 2), asarray=False), [0, 1, 0, 1])
