@@ -59,6 +59,12 @@ __all__ = ["main"]
 
 EXIT_USAGE = 2
 PATIENT = {"leukocyte_count": 13.0, "blood_pressure": 12.0}
+# The demo trains on one fixed data set, as the lesson has one CSV; --seed seeds the split
+# and the shuffling. Over make_tumors(1000, random_state=0..19), split with the default
+# seed, the demo's test accuracy has median 0.977 (0.94 to 1.0) and p(benign) of PATIENT
+# median 0.91 (0.87 to 0.95); data set 3 is a typical one (0.967, 91%; data sets 0-2 give
+# 0.947, 0.967 and 0.940 with 92%, 89% and 87%). The lesson reports 0.98 and 93%.
+DEMO_DATA_SEED = 3
 
 
 class UsageError(Exception):
@@ -404,7 +410,7 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
 
 def _demo(args: argparse.Namespace) -> int:
 
-    df = make_tumors(1000, random_state=args.seed)
+    df = make_tumors(1000, random_state=DEMO_DATA_SEED)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
     title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
     return _run_workflow(args, X, y, title, PATIENT, [])

@@ -36,10 +36,11 @@ def test_demo_writes_every_result(demo_dir):
     for png in ("decision_boundary.png", "loss_curve.png"):
         assert (demo_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((demo_dir / "metrics.json").read_text())
-    assert metrics["accuracy"]["test"] > 0.9
+    # the lesson reports test accuracy 0.98 and a benign probability of 93% for the patient
+    assert metrics["accuracy"]["test"] >= 0.96
     assert set(metrics["test"]["class"]) == {"benign", "malignant"}
     assert metrics["inference"]["prediction"] == "benign"
-    assert 0.8 < metrics["inference"]["probability"] < 1.0
+    assert abs(metrics["inference"]["probability"] - 0.93) <= 0.05
     assert not [p for p in demo_dir.parent.iterdir() if p.name.startswith(".")]
 
 

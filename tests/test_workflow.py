@@ -20,7 +20,7 @@ from softmaxreg.data import (
     load_csv,
     train_val_test_split,
 )
-from softmaxreg.datasets import make_spirals, make_tumors
+from softmaxreg.datasets import TUMOR_COMPONENTS, TUMOR_STATS, make_spirals, make_tumors
 from softmaxreg.metrics import classification_metrics
 from softmaxreg.plotting import plot_decision_boundary, plot_loss_curve
 from softmaxreg.workflow import MARKER, load_bundle, output_folder, save_bundle, train_model
@@ -28,18 +28,49 @@ from softmaxreg.workflow import MARKER, load_bundle, output_folder, save_bundle,
 FEATURES = ["leukocyte_count", "blood_pressure"]
 
 
-def test_make_tumors_is_shaped_like_the_lesson():
-    df = make_tumors(4000, random_state=0)
+def test_make_tumors_has_the_lessons_statistics():
+    df = make_tumors(200_000, random_state=0)
     assert list(df.columns) == [*FEATURES, "tumor_class"]
-    share = (df.tumor_class == "benign").mean()
-    assert 0.37 < share < 0.41
-    means = df.groupby("tumor_class")[FEATURES].mean()
-    np.testing.assert_allclose(means.loc["benign"], [17.7, 14.73], atol=0.15)
-    np.testing.assert_allclose(means.loc["malignant"], [13.2, 15.74], atol=0.15)
+    assert (df.tumor_class == "benign").sum() == 77_800  # 389 of every 1000, as in the lesson
+    for label, stats in TUMOR_STATS.items():
+        rows = df.loc[df.tumor_class == label, FEATURES].to_numpy()
+        # standard errors at ~100k rows: 0.006 for a mean, 0.02 for a variance
+        np.testing.assert_allclose(rows.mean(axis=0), stats["mean"], atol=0.03)
+        np.testing.assert_allclose(np.cov(rows.T), stats["cov"], atol=0.08)
+    pd.testing.assert_frame_equal(make_tumors(50, random_state=3), make_tumors(50, random_state=3))
+
+
+def test_tumor_components_carry_the_class_statistics():
+    """Each class's two Gaussians have, together, the class's mean and covariance."""
+    for label, components in TUMOR_COMPONENTS.items():
+        w = np.array([c[0] for c in components])
+        means = np.array([c[1] for c in components])
+        covs = np.array([c[2] for c in components])
+        assert w.sum() == pytest.approx(1.0, abs=1e-3)
+        mean = w @ means
+        cov = np.einsum("k,kij->ij", w, covs + np.einsum("ki,kj->kij", means, means)) \
+            - np.outer(mean, mean)
+        np.testing.assert_allclose(mean, TUMOR_STATS[label]["mean"], atol=2e-3)
+        # EM matches the covariance with ddof=0, the constants use ddof=1: 1/389 apart
+        np.testing.assert_allclose(cov, TUMOR_STATS[label]["cov"], rtol=4e-3, atol=2e-3)
+        for c in covs:
+            np.linalg.cholesky(c)  # positive definite after rounding
+
+
+def test_tumor_statistics_come_from_the_lessons_file(shared_data):
+    df = pd.read_csv(shared_data / "tumors.csv")
+    for label, stats in TUMOR_STATS.items():
+        rows = df.loc[df.tumor_class == label, FEATURES].to_numpy()
+        assert len(rows) == stats["rows"]
+        np.testing.assert_allclose(rows.mean(axis=0), stats["mean"], atol=1e-4)
+        np.testing.assert_allclose(np.cov(rows.T), stats["cov"], atol=1e-4)
+
+
+def test_a_linear_model_on_the_demo_data_is_good_not_perfect():
+    df = make_tumors(4000, random_state=0)
     X = StandardScaler().fit_transform(df[FEATURES])
     acc = SoftmaxRegression().fit(X, df.tumor_class).score(X, df.tumor_class)
-    assert 0.91 < acc < 0.98  # overlapping: a linear model is good, not perfect
-    pd.testing.assert_frame_equal(make_tumors(50, random_state=3), make_tumors(50, random_state=3))
+    assert 0.95 < acc < 0.99  # the lesson's file gives 0.98-0.99; one Gaussian per class 0.93
 
 
 def test_make_spirals_defeats_a_linear_model():
