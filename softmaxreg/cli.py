@@ -121,6 +121,28 @@ def _seed(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        msg = f"must be a fraction from 0 up to (not including) 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _folds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        msg = f"must be a number of folds, an integer >= 2, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 class _Stdout:
     """``sys.stdout`` for one command. When the reader goes away (``| head``) the rest
     of the output goes to /dev/null and the command carries on, so a run's folder is
@@ -175,9 +197,22 @@ def _parser() -> argparse.ArgumentParser:
                        default=LESSON_DEFAULTS["class_weight"],
                        help="balanced: the lesson's 1/count weights; none: every row counts 1")
         q.add_argument("--early-stopping", action=argparse.BooleanOptionalAction,
-                       default=LESSON_DEFAULTS["early_stopping"],
+                       default=None,
                        help="stop when the validation loss stops improving (keeps the best "
-                            "epoch); --no-early-stopping trains for all --epochs")
+                            "epoch); --no-early-stopping trains for all --epochs (default: on "
+                            "when --val-size is above 0)")
+        q.add_argument("--val-size", type=_fraction, default=LESSON_DEFAULTS["val_size"],
+                       metavar="F", help="fraction of the rows held out for validation "
+                                         "(early stopping); 0: none")
+        q.add_argument("--test-size", type=_fraction, default=None, metavar="F",
+                       help=f"fraction of the rows held out for the test score; 0: none "
+                            f"(default: {LESSON_DEFAULTS['test_size']}, 0 with --cv)")
+        q.add_argument("--cv", type=_folds, default=None, metavar="K",
+                       help="score the settings by stratified K-fold cross-validation "
+                            "(mean and std of the accuracy) instead of a test split")
+        q.add_argument("--refit-full", action="store_true",
+                       help="after choosing the epoch count on the validation split, train "
+                            "again on train+val for that count and save that model")
         q.add_argument("--seed", type=_seed, default=1234, help="seed for splits and shuffling")
         q.add_argument("--out", default=None, help="output folder (default: a new one here)")
         q.add_argument("--force", action="store_true",
@@ -293,6 +328,36 @@ def _check_backend(name: str | None, device: Any) -> None:
                          ) from None
 
 
+#: library parameters as the command line spells them, for the library's messages
+_OPTIONS = {"learning_rate": "--learning-rate", "val_size": "--val-size",
+            "test_size": "--test-size", "cv": "--cv", "refit_full": "--refit-full",
+            "early_stopping": "--early-stopping"}
+
+
+def _as_options(text: str) -> str:
+    for name, option in _OPTIONS.items():
+        text = text.replace(f"`{name}`", option)
+    return text
+
+
+def _check_splits(args: argparse.Namespace) -> None:
+    """Refuse split options that do not fit together, before any data is read."""
+    if args.test_size is None:
+        args.test_size = 0.0 if args.cv else LESSON_DEFAULTS["test_size"]
+    if args.val_size + args.test_size >= 1:
+        raise UsageError(f"--val-size {args.val_size:g} and --test-size {args.test_size:g} "
+                         f"leave no rows to train on: together they must stay below 1")
+    if args.cv and args.test_size:
+        raise UsageError(f"--cv {args.cv} scores the model by cross-validation instead of a "
+                         f"test split: drop --test-size {args.test_size:g} (or set it to 0)")
+    if not args.val_size and args.early_stopping:
+        raise UsageError("--early-stopping watches the validation split, and --val-size 0 "
+                         "leaves none: drop one of them")
+    if not args.val_size and args.refit_full:
+        raise UsageError("--refit-full chooses the epoch count on the validation split, and "
+                         "--val-size 0 leaves none: drop one of them")
+
+
 def _default_out(kind: str) -> Path:
     """A new folder name here: the time, and -2, -3 ... when a run this second took it."""
     base = f"softmaxreg-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -319,22 +384,37 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
     classes = [str(c) for c in final_estimator(result.pipeline).classes_]
     sizes = result.extra["sizes"]
     rows = [[k, sizes[k]] + [result.class_ratios[k].get(c, 0.0) for c in classes]
-            for k in ("train", "val", "test")]
+            for k in sizes]
     say("split sizes and class ratios")
     say(_fmt_table(["split", "rows", *classes], rows))
     say("\nclass weights (the lesson's 1/count): "
           + ", ".join(f"{k} {v:.5f}" for k, v in result.lesson_class_weights.items()))
     acc = result.accuracy
-    say(f"\naccuracy  train {acc['train']:.3f}  val {acc['val']:.3f}  test {acc['test']:.3f}")
-    say("\nmetrics on the test split:")
-    say(json.dumps(result.metrics, indent=2))
+    refit = result.extra.get("refit")
+    say("\naccuracy  " + "  ".join(f"{k} {v:.3f}"
+                                    for k, v in (refit["accuracy_before"] if refit else acc)
+                                    .items()))
+    if refit:
+        unit = "iterations" if final_estimator(result.pipeline).solver == "lbfgs" else "epochs"
+        say(f"refit on train+val ({refit['rows']} rows) for the {refit['iterations']} {unit} "
+            f"chosen on the validation split; this model is saved")
+        say("accuracy after the refit  " + "  ".join(f"{k} {v:.3f}" for k, v in acc.items()))
+    cv = result.extra.get("cv")
+    if cv:
+        say(f"cross-validation, {cv['folds']} stratified folds: accuracy {cv['mean']:.3f} "
+            f"± {cv['std']:.3f} (folds: {', '.join(f'{a:.3f}' for a in cv['accuracy'])})")
+    if result.metrics is not None:
+        say("\nmetrics on the test split:")
+        say(json.dumps(result.metrics, indent=2))
+    elif not cv:
+        say("no test split (--test-size 0): no test score")
 
     import pandas as pd  # optional: the `workflow` extra
 
     pipeline = result.pipeline
     if inference is None:
-        X_test = result.splits["test"][0]
-        inference = {k: float(v) for k, v in X_test.iloc[0].items()}
+        first = next(result.splits[k][0] for k in ("test", "val", "train") if k in result.splits)
+        inference = {k: float(v) for k, v in first.iloc[0].items()}
     table = predict_table(pipeline, pd.DataFrame([inference], columns=result.features))
     label = table["prediction"].iloc[0]
     p = table[f"p({label})"].iloc[0]
@@ -354,9 +434,13 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
         _boundary_figure(pipeline, result, out / "decision_boundary.png", plot_decision_boundary)
         written.insert(0, "decision_boundary.png")
     plot_loss_curve(pipeline, path=out / "loss_curve.png")
-    payload = {"accuracy": acc, "test": result.metrics, "class_ratios": result.class_ratios,
+    payload = {"accuracy": acc, "test": result.metrics, "sizes": sizes,
+               "class_ratios": result.class_ratios,
                "inference": {"input": inference, "prediction": str(label),
                              "probability": float(p)}}
+    for key in ("cv", "refit"):
+        if result.extra.get(key):
+            payload[key] = result.extra[key]
     (out / "metrics.json").write_text(json.dumps(payload, indent=2))
     save_bundle(out, pipeline, target=result.target)
     return lines, written
@@ -365,11 +449,14 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
 def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
     from matplotlib.figure import Figure  # optional: the `workflow` extra
 
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, split in zip(axes, ("train", "test"), strict=True):
+    shown = ["train", *[k for k in ("test", "val") if k in result.splits][:1]]
+    fig = Figure(figsize=(5 * len(shown), 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(shown)))
+    for ax, split in zip(axes, shown, strict=True):
         X, y = result.splits[split]
-        plot(pipeline, X, y, ax=ax, title=f"{split} (accuracy {result.accuracy[split]:.3f})")
+        # the saved model on the rows shown (after --refit-full it has seen train and val)
+        score = float(np.mean(to_numpy(pipeline.predict(X)) == np.asarray(y)))
+        plot(pipeline, X, y, ax=ax, title=f"{split} (accuracy {score:.3f})")
 
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
 
@@ -388,14 +475,18 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
                                  learning_rate=args.learning_rate, batch_size=args.batch_size,
                                  class_weight=None if args.class_weight == "none"
                                  else args.class_weight, early_stopping=args.early_stopping,
+                                 val_size=args.val_size, test_size=args.test_size, cv=args.cv,
+                                 refit_full=args.refit_full,
                                  backend=args.backend, device=args.device,
                                  random_state=args.seed,
                                  verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
         except FloatingPointError as exc:
             if args.solver == "lbfgs":
                 raise
-            text = str(exc).replace("`learning_rate`", "--learning-rate")
+            text = _as_options(str(exc))
             raise UsageError(f"{text} (got --learning-rate {args.learning_rate:g})") from None
+        except ValueError as exc:  # the library names its parameters; say the options
+            raise UsageError(_as_options(str(exc))) from None
         lines, written = _report(result, tmp, inference=inference)
     # printed once the folder is complete
     for w in result.extra["warnings"]:
@@ -409,7 +500,7 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
 
 
 def _demo(args: argparse.Namespace) -> int:
-
+    _check_splits(args)
     df = make_tumors(1000, random_state=DEMO_DATA_SEED)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
     title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
@@ -417,6 +508,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    _check_splits(args)
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
     if args.backend is None or args.backend.partition(":")[0] != "dask":
         if args.scheduler:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,12 +28,13 @@ import numpy as np
 from .backends import optional_import
 
 __all__ = ["LESSON_DEFAULTS", "DataError", "class_counts", "class_weights", "load_csv",
-           "load_table_lazily", "read_csv", "select_features", "train_val_test_split"]
+           "load_table_lazily", "read_csv", "select_features", "split_rows", "train_val_test_split"]
 
 
 #: The lesson's training choices, shared by the library call, ``demo`` and ``train``.
 LESSON_DEFAULTS = {"solver": "adam", "C": 1.0, "max_iter": 100, "learning_rate": 0.1,
-                   "class_weight": "balanced", "early_stopping": True, "n_iter_no_change": 10}
+                   "class_weight": "balanced", "early_stopping": True, "n_iter_no_change": 10,
+                   "val_size": 0.15, "test_size": 0.15}
 
 
 class DataError(ValueError):
@@ -176,28 +178,119 @@ def train_val_test_split(X: Any, y: Any, train_size: float = 0.7, val_size: floa
     """Shuffle and split into train, validation and test parts (70/15/15 by default).
 
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``. With
-    ``stratify=True`` each part keeps the class ratios of ``y``.
+    ``stratify=True`` each part keeps the class ratios of ``y``. The rows are
+    those of :func:`split_rows`.
     """
-    from sklearn.model_selection import train_test_split  # the `sklearn` extra
-
     sizes = (train_size, val_size, test_size)
     if any(not (0 < s < 1) for s in sizes) or abs(sum(sizes) - 1.0) > 1e-9:
         msg = (f"`train_size`, `val_size` and `test_size` must each lie in (0, 1) and add "
                f"up to 1, got {train_size}, {val_size} and {test_size}")
         raise ValueError(msg)
+    parts = split_rows(y, val_size=val_size, test_size=test_size, stratify=stratify,
+                       random_state=random_state)
+
+    def take(data: Any, rows: np.ndarray) -> Any:
+        return data.iloc[rows] if hasattr(data, "iloc") else np.asarray(data)[rows]
+
+    names = ("train", "val", "test")
+    return (*(take(X, parts[k]) for k in names), *(take(y, parts[k]) for k in names))
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < 1:
+        msg = f"`{name}` must be a fraction from 0 (included) to 1 (excluded), got {value!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
+def split_rows(y: Any, *, val_size: float = 0.15, test_size: float = 0.15,
+               stratify: bool = True, random_state: Any = None) -> dict[str, np.ndarray]:
+    """Row positions of the train, validation and test parts, shuffled and stratified.
+
+    ``val_size`` and ``test_size`` are fractions of the rows (0 leaves the part
+    out of the result); the rest trains, so they must add up to less than 1.
+    Raises :class:`DataError` naming the fraction when a part would lack a
+    class of ``y``.
+
+    >>> parts = split_rows(["a", "b"] * 50, val_size=0.2, test_size=0)
+    >>> {k: len(v) for k, v in parts.items()}
+    {'train': 80, 'val': 20}
+    """
+    from sklearn.model_selection import train_test_split  # the `sklearn` extra
+
+    val_size = _check_fraction("val_size", val_size)
+    test_size = _check_fraction("test_size", test_size)
+    held = val_size + test_size
+    if held >= 1:
+        msg = (f"`val_size` + `test_size` must stay below 1 (the rest is the training split), "
+               f"got {val_size:g} + {test_size:g} = {held:g}")
+        raise DataError(msg)
+    labels = np.asarray(y)
+    rows = np.arange(len(labels))
     rng = np.random.default_rng(random_state)
-    seeds = rng.integers(2**31, size=2)
+    seeds = [int(s) for s in rng.integers(2**31, size=2)]
     try:
-        X_train, X_rest, y_train, y_rest = train_test_split(
-            X, y, train_size=train_size, stratify=y if stratify else None,
-            random_state=int(seeds[0]))
-        X_val, X_test, y_val, y_test = train_test_split(
-            X_rest, y_rest, test_size=test_size / (val_size + test_size),
-            stratify=y_rest if stratify else None, random_state=int(seeds[1]))
+        if held == 0:
+            parts = {"train": rows}
+        else:
+            if stratify:
+                _check_shareable(labels, lambda c, n: f"class {c!r} has only {n} row: a "
+                                 f"stratified split needs at least 2 of every class")
+            # the part sizes as scikit-learn computes them (floor for train_size, ceil
+            # for test_size), to name the fraction when a part cannot hold every class
+            n_rest = len(rows) - math.floor((1 - held) * len(rows))
+            n_test = math.ceil(test_size / held * n_rest)
+            if stratify:
+                n_classes = len(np.unique(labels))
+                for name, value, count in (("val", val_size, n_rest - n_test),
+                                           ("test", test_size, n_test)):
+                    if value and count < n_classes:
+                        msg = (f"`{name}_size` = {value:g} leaves the {name} split {count} of "
+                               f"{len(rows)} rows, fewer than the {n_classes} classes: raise it")
+                        raise DataError(msg)
+            train, rest = train_test_split(rows, train_size=1 - held, random_state=seeds[0],
+                                           stratify=labels if stratify else None)
+            if not val_size or not test_size:
+                parts = {"train": train, ("val" if val_size else "test"): rest}
+            else:
+                if stratify:
+                    _check_shareable(labels[rest], lambda c, n: (
+                        f"`val_size` + `test_size` = {held:g} hold out {n} row of class {c!r}, "
+                        f"too few to share between the val and test splits: raise them"))
+                val, test = train_test_split(rest, test_size=test_size / held,
+                                             random_state=seeds[1],
+                                             stratify=labels[rest] if stratify else None)
+                parts = {"train": train, "val": val, "test": test}
     except ValueError as exc:
-        msg = f"cannot split {len(y)} rows {train_size}/{val_size}/{test_size}: {exc}"
+        msg = (f"cannot split {len(labels)} rows into train/val/test "
+               f"{1 - held:g}/{val_size:g}/{test_size:g}: {exc}")
         raise DataError(msg) from None
-    return X_train, X_val, X_test, y_train, y_val, y_test
+    if stratify:
+        classes = np.unique(labels)
+        sizes = {"train": 1 - held, "val": val_size, "test": test_size}
+        for name, part in parts.items():
+            missing = np.setdiff1d(classes, labels[part])
+            if missing.size:
+                what = ("`val_size` + `test_size`" if name == "train" else f"`{name}_size`")
+                value = held if name == "train" else sizes[name]
+                msg = (f"{what} = {value:g} leaves class {_plain(missing[0])!r} without a row "
+                       f"in the {name} split ({len(part)} of {len(labels)} rows); "
+                       f"{'lower' if name == 'train' else 'raise'} it")
+                raise DataError(msg)
+    return parts
+
+
+def _check_shareable(labels: np.ndarray, why: Any) -> None:
+    """Refuse a class with fewer than 2 rows where a stratified split must divide it;
+    ``why(label, count)`` is the message."""
+    values, counts = np.unique(labels, return_counts=True)
+    if counts.min() < 2:
+        raise DataError(why(_plain(values[counts.argmin()]), int(counts.min())))
+
+
+def _plain(label: Any) -> Any:
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def class_counts(y: Any) -> dict[Any, int]:

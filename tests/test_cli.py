@@ -136,6 +136,24 @@ def csvs(tmp_path):
     (["predict", "{d}/nothing"], "is not a softmaxreg model folder"),
     (["evaluate", "{d}", "{d}/good.csv", "--target", "label"], "not a softmaxreg model folder"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0.5", "--test-size", "0.5"],
+     "--val-size 0.5 and --test-size 0.5 leave no rows to train on"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "-0.1"],
+     "argument --val-size: must be a fraction from 0 up to (not including) 1, got '-0.1'"),
+    (["train", "{d}/good.csv", "--target", "label", "--test-size", "1"],
+     "argument --test-size: must be a fraction"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "1"],
+     "argument --cv: must be a number of folds, an integer >= 2, got '1'"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "3", "--test-size", "0.2"],
+     "--cv 3 scores the model by cross-validation instead of a test split"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0", "--early-stopping"],
+     "--early-stopping watches the validation split, and --val-size 0 leaves none"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0", "--refit-full"],
+     "--refit-full chooses the epoch count on the validation split"),
+    (["train", "{d}/good.csv", "--target", "label", "--test-size", "0.01"],
+     "--test-size = 0.01 leaves the test split 1 of 40 rows, fewer than the 2 classes"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "30"],
+     "--cv = 30 folds need at least 30 rows of every class; 'x' has 20"),
 ])
 def test_user_mistakes_are_one_line_and_status_2(args, message, csvs, capsys):
     if "cuda" in args:
@@ -441,3 +459,82 @@ def test_info_describes_a_run_folder(csvs, capsys):
     (csvs / "m" / "preprocess.json").write_text("{}")  # an edited folder: the loader's error
     code, _, err = run(["info", str(csvs / "m")], capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "preprocess.json" in err
+
+
+def test_split_sizes_reach_the_split_and_the_model(csvs, capsys):
+    from softmaxreg.workflow import load_bundle
+
+    data = str(csvs / "good.csv")
+    code, _, err = run(["train", data, "--target", "label", "--out", str(csvs / "a"), "--quiet",
+                        "--val-size", "0.2", "--test-size", "0.1"], capsys)
+    assert code == 0, err
+    saved = json.loads((csvs / "a" / "metrics.json").read_text())
+    assert saved["sizes"] == {"train": 28, "val": 8, "test": 4}
+    assert load_bundle(csvs / "a").pipeline.steps[-1][1].early_stopping is True
+    code, text, err = run(["train", data, "--target", "label", "--out", str(csvs / "b"),
+                           "--quiet", "--val-size", "0", "--test-size", "0"], capsys)
+    assert code == 0, err
+    saved = json.loads((csvs / "b" / "metrics.json").read_text())
+    assert saved["sizes"] == {"train": 40} and saved["test"] is None
+    assert "no test split (--test-size 0)" in text
+    model = load_bundle(csvs / "b").pipeline.steps[-1][1]
+    assert model.early_stopping is False and model.validation_curve_ == []
+
+
+def test_cv_scores_held_out_folds(tmp_path, capsys):
+    """Random labels on more features than rows: the model fits its training rows, but
+    held-out folds are a coin toss, so a cross-validation that scored training rows
+    would show it."""
+    rng = np.random.default_rng(0)
+    cols = {f"f{i}": rng.normal(size=48) for i in range(60)}
+    import pandas as pd
+
+    pd.DataFrame({**cols, "y": rng.permutation(["a", "b"] * 24)}).to_csv(
+        tmp_path / "noise.csv", index=False)
+    code, text, err = run(["train", str(tmp_path / "noise.csv"), "--target", "y", "--out",
+                           str(tmp_path / "r"), "--quiet", "--cv", "3", "--val-size", "0",
+                           "--C", "1e6", "--max-iter", "500"], capsys)
+    assert code == 0, err
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    cv = saved["cv"]
+    assert cv["folds"] == 3 and len(cv["accuracy"]) == 3
+    assert cv["mean"] == pytest.approx(np.mean(cv["accuracy"]))
+    assert cv["std"] == pytest.approx(np.std(cv["accuracy"]))
+    assert saved["accuracy"]["train"] >= 0.95 and cv["mean"] < 0.8
+    assert saved["test"] is None and "test" not in saved["sizes"]
+    assert f"cross-validation, 3 stratified folds: accuracy {cv['mean']:.3f}" in text
+
+
+def test_refit_full_trains_on_train_and_val_for_the_chosen_count(tmp_path, capsys):
+    import pandas as pd
+
+    from softmaxreg.data import split_rows
+    from softmaxreg.datasets import make_tumors
+    from softmaxreg.workflow import _kept_iteration, load_bundle
+
+    df = make_tumors(400, random_state=7)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    common = ["train", str(tmp_path / "t.csv"), "--target", "tumor_class", "--quiet",
+              "--solver", "gd", "--epochs", "300", "--learning-rate", "0.5"]
+    code, _, err = run([*common, "--out", str(tmp_path / "chosen")], capsys)
+    assert code == 0, err
+    chosen = load_bundle(tmp_path / "chosen").pipeline.steps[-1][1]
+    count = _kept_iteration(chosen.validation_curve_, chosen.tol)
+    assert 1 < count < 300
+    code, text, err = run([*common, "--refit-full", "--out", str(tmp_path / "full")], capsys)
+    assert code == 0, err
+    saved = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert saved["refit"]["iterations"] == count and saved["refit"]["rows"] == 340
+    assert set(saved["accuracy"]) == {"train+val", "test"}
+    assert f"refit on train+val (340 rows) for the {count} epochs" in text
+    bundle = load_bundle(tmp_path / "full")
+    model = bundle.pipeline.steps[-1][1]
+    assert model.n_iter_ == count and model.early_stopping is False
+    parts = split_rows(df.tumor_class, random_state=1234)
+    rows = np.concatenate([parts["train"], parts["val"]])
+    features = ["leukocyte_count", "blood_pressure"]
+    np.testing.assert_allclose(bundle.pipeline.steps[0][1].mean_,
+                               df[features].iloc[rows].mean(), rtol=1e-12)
+    assert not np.allclose(bundle.pipeline.steps[0][1].mean_,
+                           df[features].iloc[parts["train"]].mean(), rtol=1e-6)
+    assert isinstance(pd.read_json(tmp_path / "full" / "metrics.json", typ="series"), pd.Series)

@@ -18,6 +18,7 @@ from softmaxreg.data import (
     class_counts,
     class_weights,
     load_csv,
+    split_rows,
     train_val_test_split,
 )
 from softmaxreg.datasets import TUMOR_COMPONENTS, TUMOR_STATS, make_spirals, make_tumors
@@ -97,6 +98,50 @@ def test_split_is_stratified_70_15_15():
     assert list(again[0].index) == list(X_tr.index)
     with pytest.raises(ValueError, match=r"add up to 1, got 0.7, 0.2 and 0.2"):
         train_val_test_split(df[FEATURES], df.tumor_class, val_size=0.2, test_size=0.2)
+
+
+def test_split_rows_sizes_zero_parts_and_mistakes():
+    y = np.array(["a"] * 30 + ["b"] * 70)
+    parts = split_rows(y, val_size=0.2, test_size=0.1, random_state=0)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 70, "val": 20, "test": 10}
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(100))
+    for part in parts.values():
+        assert (y[part] == "a").mean() == pytest.approx(0.3, abs=0.05)
+    assert list(split_rows(y, val_size=0, test_size=0.2, random_state=0)) == ["train", "test"]
+    assert list(split_rows(y, val_size=0.2, test_size=0, random_state=0)) == ["train", "val"]
+    assert len(split_rows(y, val_size=0, test_size=0)["train"]) == 100
+    # the default sizes pick the rows train_val_test_split picks
+    X_tr = train_val_test_split(pd.DataFrame({"x": range(100)}), pd.Series(y),
+                                random_state=3)[0]
+    assert list(X_tr.index) == list(split_rows(y, random_state=3)["train"])
+    for kwargs, message in [
+        ({"val_size": -0.1}, r"`val_size` must be a fraction from 0 \(included\) to 1 "
+                             r"\(excluded\), got -0.1"),
+        ({"test_size": 1.0}, r"`test_size` must be a fraction .* got 1.0"),
+        ({"val_size": 0.6, "test_size": 0.4}, r"`val_size` \+ `test_size` must stay below 1"),
+        ({"val_size": 0.01, "test_size": 0}, r"`val_size` = 0.01 leaves the val split 1 of "
+                                             r"100 rows, fewer than the 2 classes"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            split_rows(y, **kwargs)
+    with pytest.raises(DataError, match=r"class 'a' has only 1 row"):
+        split_rows(["a"] + ["b"] * 20)
+    rare = ["a"] * 4 + ["b"] * 96  # 4 rows of 'a': the held-out 20% gets one
+    with pytest.raises(DataError, match=r"hold out 1 row of class 'a', too few to share"):
+        split_rows(rare, val_size=0.1, test_size=0.1, random_state=0)
+
+
+def test_train_model_refuses_settings_that_do_not_fit_together():
+    df = make_tumors(100, random_state=0)
+    X, y = df[FEATURES], df.tumor_class
+    for kwargs, message in [
+        ({"val_size": 0, "early_stopping": True}, r"`early_stopping` watches the validation"),
+        ({"cv": 3}, r"`cv` scores the model instead of a test split: set `test_size` to 0"),
+        ({"cv": 1, "test_size": 0}, r"`cv` must be an integer >= 2"),
+        ({"val_size": 0, "refit_full": True}, r"`refit_full` refits on train\+val"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            train_model(X, y, solver="lbfgs", **kwargs)
 
 
 def test_class_counts_and_weights():
