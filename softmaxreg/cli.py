@@ -33,7 +33,17 @@ from .backends import (
     parse_backend,
     to_numpy,
 )
-from .data import LESSON_DEFAULTS, load_csv, load_table_lazily, read_csv, select_features
+from .data import (
+    ENGINES,
+    LESSON_DEFAULTS,
+    STDIN,
+    load_table,
+    load_table_lazily,
+    read_chunks,
+    read_table,
+    select_features,
+    source_name,
+)
 from .datasets import make_tumors
 from .io import atomic_write
 from .metrics import classification_metrics
@@ -219,20 +229,30 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace an existing --out that softmaxreg wrote")
         q.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
+    def engine_option(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--engine", choices=ENGINES, default=None,
+                       help="library that reads the table into memory (default: pandas, with "
+                            "pyarrow for Parquet; polars where pandas cannot read it)")
+
     demo = sub.add_parser("demo", help="the lesson's whole workflow on embedded tumour data")
     training_options(demo, "adam")
 
     train = sub.add_parser("train", help="the same workflow on your CSV or Parquet data")
-    train.add_argument("data", help="CSV file (or, with --backend dask, CSV/Parquet glob)")
+    train.add_argument("data", help="CSV or Parquet file, - for CSV on standard input (with "
+                                    "--backend dask also a glob of CSV/Parquet files)")
     train.add_argument("--target", required=True, help="label column")
     train.add_argument("--features", default=None, help="comma-separated feature columns")
+    engine_option(train)
     train.add_argument("--scheduler", default=None,
                        help="dask.distributed scheduler address (with --backend dask)")
     training_options(train, "lbfgs")
 
     pred = sub.add_parser("predict", help="predict labels and probabilities with a saved model")
     pred.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
-    pred.add_argument("input", nargs="?", default=None, help="CSV file with the feature columns")
+    pred.add_argument("input", nargs="?", default=None,
+                      help="CSV or Parquet file with the feature columns (-: CSV on standard "
+                           "input)")
+    engine_option(pred)
     pred.add_argument("--row", nargs="+", default=None, metavar="NAME=VALUE", action=_Once,
                       help="one row given on the command line")
     fmt = pred.add_mutually_exclusive_group()
@@ -250,9 +270,10 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="JSON output")
 
     ev = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
-    ev.add_argument("model")
-    ev.add_argument("data")
-    ev.add_argument("--target", required=True)
+    ev.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
+    ev.add_argument("data", help="labelled CSV or Parquet file (-: CSV on standard input)")
+    ev.add_argument("--target", required=True, help="label column")
+    engine_option(ev)
     return p
 
 
@@ -510,14 +531,23 @@ def _demo(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     _check_splits(args)
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
-    if args.backend is None or args.backend.partition(":")[0] != "dask":
-        if args.scheduler:
-            raise UsageError("--scheduler needs --backend dask")
-        X, y = load_csv(args.data, args.target, features)
-        title = f"softmaxreg train: {len(X)} rows of {args.data}, target {args.target!r}"
-        return _run_workflow(args, X, y, title, None, [args.data])
+    inputs = [] if args.data == STDIN else [args.data]
+    name = "standard input" if args.data == STDIN else args.data
+    on_dask = args.backend is not None and args.backend.partition(":")[0] == "dask"
+    if args.scheduler and not on_dask:
+        raise UsageError("--scheduler needs --backend dask")
+    if not on_dask or args.data == STDIN:  # in memory; the model may still train on Dask
+        X, y = load_table(args.data, args.target, features, engine=args.engine)
+        title = f"softmaxreg train: {len(X)} rows of {name}, target {args.target!r}"
+        if not on_dask:
+            return _run_workflow(args, X, y, title, None, inputs)
+    if args.engine is not None and args.data != STDIN:
+        raise UsageError(f"--engine {args.engine} reads tables into memory; with --backend "
+                         f"dask, dask.dataframe reads them: drop --engine")
     _check_backend(args.backend, args.device)
     with _dask_client(args.scheduler):
+        if args.data == STDIN:
+            return _run_workflow(args, X, y, title, None, inputs)
         X, y = load_table_lazily(args.data, args.target, features)
         title = (f"softmaxreg train: {len(X)} rows of {args.data} on Dask "
                  f"({X.npartitions} chunks), target {args.target!r}")
@@ -576,7 +606,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.row is not None:
         X = pd.DataFrame([_parse_rows(args.row, bundle.features)], columns=bundle.features)
     else:
-        X = _load_features(args.input, bundle.features)
+        X = _load_features(args.input, bundle.features, args.engine)
     table = predict_table(bundle.pipeline, X)
     if args.json:
         print(json.dumps(table.to_dict(orient="records"), indent=2, default=_json_default))
@@ -590,8 +620,6 @@ def _predict(args: argparse.Namespace) -> int:
 def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
     """Batch inference: INPUT read in chunks, predictions appended to a temporary file
     that replaces ``--out`` only once it is complete."""
-    import pandas as pd  # optional: the `workflow` extra
-
     if args.input is None:
         raise UsageError("--out writes the predictions of an INPUT file; it does not go "
                          "with --row")
@@ -603,9 +631,10 @@ def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
         raise UsageError(f"--out {args.out!r}: give a .csv or .parquet file name")
     if out.exists() and not args.force:
         raise UsageError(f"--out {args.out!r} exists; add --force to replace it")
-    if not Path(args.input).is_file():
-        raise UsageError(f"no such file: {args.input!r}")
-    if out.resolve() == Path(args.input).resolve():
+    if args.engine is not None:
+        raise UsageError(f"--engine {args.engine} reads whole tables; --out reads INPUT in "
+                         f"chunks (pandas for CSV, pyarrow for Parquet): drop --engine")
+    if args.input != STDIN and out.resolve() == Path(args.input).resolve():
         raise UsageError("--out names the INPUT file; choose another name")
     rows = 0
 
@@ -613,21 +642,19 @@ def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
         nonlocal rows
         writer = None
         try:
-            with pd.read_csv(args.input, chunksize=args.chunk_rows) as chunks:
-                for chunk in chunks:
-                    table = predict_table(bundle.pipeline,
-                                          select_features(chunk, bundle.features, args.input))
-                    rows += len(table)
-                    if not parquet:
-                        fh.write(table.to_csv(index=False, header=rows == len(table)).encode())
-                        continue
-                    pa = optional_import("pyarrow", "workflow", needed_for="Parquet output")
-                    pq = optional_import("pyarrow.parquet", "workflow",
-                                         needed_for="Parquet output")
-                    batch = pa.Table.from_pandas(table, preserve_index=False)
-                    if writer is None:
-                        writer = pq.ParquetWriter(fh, batch.schema)
-                    writer.write_table(batch)
+            for chunk in read_chunks(args.input, args.chunk_rows):
+                table = predict_table(bundle.pipeline,
+                                      select_features(chunk, bundle.features, args.input))
+                rows += len(table)
+                if not parquet:
+                    fh.write(table.to_csv(index=False, header=rows == len(table)).encode())
+                    continue
+                pa = optional_import("pyarrow", "workflow", needed_for="Parquet output")
+                pq = optional_import("pyarrow.parquet", "workflow", needed_for="Parquet output")
+                batch = pa.Table.from_pandas(table, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, batch.schema)
+                writer.write_table(batch)
         finally:
             if writer is not None:
                 writer.close()
@@ -677,21 +704,22 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _load_features(path: str, features: list[str]) -> Any:
-
-    return select_features(read_csv(path), features, path)
+def _load_features(path: str, features: list[str], engine: str | None) -> Any:
+    return select_features(read_table(path, engine=engine), features, path)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model)
-    X, y = load_csv(args.data, args.target, bundle.features, min_classes=1)
+    X, y = load_table(args.data, args.target, bundle.features, min_classes=1,
+                      engine=args.engine)
     est = final_estimator(bundle.pipeline)
     pred = to_numpy(bundle.pipeline.predict(X))
     present = set(np.asarray(y).tolist())
     unknown = sorted(present - set(est.classes_.tolist()), key=str)
     if unknown:
-        raise UsageError(f"{args.data!r} has label(s) {unknown} the model was not trained on "
+        raise UsageError(f"{source_name(args.data)} has label(s) {unknown} the model was not "
+                         f"trained on "
                          f"(classes: {est.classes_.tolist()})")
     # per-class metrics for the classes in the data: the others have no recall to report
     classes = [c for c in est.classes_.tolist() if c in present]

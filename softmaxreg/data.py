@@ -1,4 +1,4 @@
-"""Loading a CSV, splitting it the lesson's way, and class weights.
+"""Reading CSV and Parquet tables, splitting them the lesson's way, and class weights.
 
 Examples
 --------
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import difflib
 import glob
+import importlib.util
+import io
 import math
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,14 @@ import numpy as np
 
 from .backends import optional_import
 
-__all__ = ["LESSON_DEFAULTS", "DataError", "class_counts", "class_weights", "load_csv",
-           "load_table_lazily", "read_csv", "select_features", "split_rows", "train_val_test_split"]
+__all__ = ["ENGINES", "LESSON_DEFAULTS", "DataError", "class_counts", "class_weights",
+           "load_csv", "load_table", "load_table_lazily", "read_csv", "read_table",
+           "select_features", "split_rows", "train_val_test_split"]
+
+#: Libraries that read tables into memory: pandas (with pyarrow for Parquet), or polars.
+ENGINES = ("pandas", "polars")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+STDIN = "-"
 
 
 #: The lesson's training choices, shared by the library call, ``demo`` and ``train``.
@@ -47,35 +56,151 @@ def _suggest(name: str, options: Sequence[str]) -> str:
     return f"{hint} (columns: {', '.join(map(str, options))})"
 
 
-def _resolve_columns(source: str, columns: list[str], target: str,
+def _resolve_columns(source: Any, columns: list[str], target: str,
                      features: Sequence[str] | None) -> list[str]:
     """The feature columns (default: all but ``target``), once ``target`` is found."""
     if target not in columns:
-        msg = f"{source!r} has no column {target!r} for the target{_suggest(target, columns)}"
+        msg = (f"{source_name(source)} has no column {target!r} for the target"
+               f"{_suggest(target, columns)}")
         raise DataError(msg)
     return [c for c in columns if c != target] if features is None else list(features)
 
 
-def read_csv(path: Any) -> Any:
-    """Read a CSV file into a DataFrame; :class:`DataError` when missing, empty or unreadable."""
-    import pandas as pd  # optional: the `workflow` extra
+def source_name(path: Any) -> str:
+    """How messages name a table: its path in quotes, or standard input for ``-``."""
+    return "standard input" if str(path) == STDIN else repr(str(path))
 
-    path = Path(path)
-    if not path.is_file():
-        msg = f"no such file: {str(path)!r}"
+
+def _is_parquet(path: Any) -> bool:
+    p = Path(path)
+    return p.suffix.lower() in PARQUET_SUFFIXES or (
+        p.is_dir() and any(c.suffix.lower() in PARQUET_SUFFIXES for c in p.iterdir()))
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def table_engine(engine: str | None, *, parquet: bool) -> str:
+    """The library that reads a table: ``engine`` when given, else pandas where it can
+    (Parquet also needs pyarrow), else polars where it is installed."""
+    if engine is not None:
+        if engine not in ENGINES:
+            msg = f"`engine` must be one of {', '.join(ENGINES)}, got {engine!r}"
+            raise ValueError(msg)
+        return engine
+    if _has("pandas") and (not parquet or _has("pyarrow")):
+        return "pandas"
+    if _has("polars"):
+        return "polars"
+    need = "pyarrow" if parquet else "pandas"
+    msg = (f"reading {'Parquet' if parquet else 'CSV'} needs {need} or polars: install one with "
+           f"`pip install 'softmaxreg[workflow]'` or `pip install 'softmaxreg[polars]'`")
+    raise ImportError(msg)
+
+
+def read_table(path: Any, *, engine: str | None = None) -> Any:
+    """Read a CSV or Parquet file (or a folder of Parquet files) into a pandas DataFrame.
+
+    ``path`` ``"-"`` reads CSV from standard input. A name ending in ``.parquet``
+    or ``.pq`` is Parquet, anything else CSV. ``engine`` is ``"pandas"``
+    (pyarrow reads Parquet), ``"polars"`` (its frame is handed over column by
+    column, without pyarrow) or ``None``: pandas where it can, else polars.
+    Raises :class:`DataError` when the file is missing, empty or unreadable.
+    """
+    pd = optional_import("pandas", "workflow", needed_for="reading tables")
+    name = source_name(path)
+    stdin = str(path) == STDIN
+    if not stdin and not (Path(path).is_file() or (Path(path).is_dir() and _is_parquet(path))):
+        msg = f"no such file: {name}"
         raise DataError(msg)
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        msg = f"{str(path)!r} is empty"
-        raise DataError(msg) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        msg = f"{str(path)!r} is not a readable CSV file: {exc}"
-        raise DataError(msg) from None
+    parquet = not stdin and _is_parquet(path)
+    engine = table_engine(engine, parquet=parquet)
+    kind = "Parquet" if parquet else "CSV"
+    if engine == "polars":
+        df = _read_polars(path, parquet=parquet, name=name)
+    else:
+        try:
+            if parquet:
+                optional_import("pyarrow", "workflow", needed_for="reading Parquet with pandas")
+                df = pd.read_parquet(path)
+            else:
+                df = pd.read_csv(sys.stdin if stdin else path)
+        except pd.errors.EmptyDataError:
+            msg = f"{name} is empty"
+            raise DataError(msg) from None
+        except (ValueError, OSError, UnicodeDecodeError) as exc:  # ParserError, ArrowInvalid
+            msg = f"{name} is not a readable {kind} file: {exc}"
+            raise DataError(msg) from None
     if df.empty:
-        msg = f"{str(path)!r} has a header but no rows"
+        msg = f"{name} has a header but no rows" if len(df.columns) else f"{name} is empty"
         raise DataError(msg)
     return df
+
+
+def _read_polars(path: Any, *, parquet: bool, name: str) -> Any:
+    pl = optional_import("polars", "polars", needed_for="--engine polars")
+    pd = optional_import("pandas", "workflow", needed_for="the workflow's tables")
+    try:
+        if parquet:
+            frame = pl.read_parquet(path)
+        else:
+            # every row decides a column's type (a late text value makes the column text,
+            # so select_features names its row, as with pandas)
+            source = io.BytesIO(sys.stdin.buffer.read()) if str(path) == STDIN else path
+            frame = pl.read_csv(source, infer_schema_length=None)
+    except pl.exceptions.NoDataError:
+        msg = f"{name} is empty"
+        raise DataError(msg) from None
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        msg = f"{name} is not a readable {'Parquet' if parquet else 'CSV'} file: {exc}"
+        raise DataError(msg) from None
+    # column by column through NumPy: no pyarrow needed, nulls become NaN/None
+    return pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns},
+                        columns=list(frame.columns))
+
+
+def read_chunks(path: Any, chunk_rows: int) -> Iterator[Any]:
+    """The rows of a CSV or Parquet table (``"-"``: CSV from standard input) as pandas
+    DataFrames of at most ``chunk_rows`` rows, read one at a time (pandas for CSV,
+    pyarrow for Parquet). Each chunk's index counts rows from the top of the table,
+    so an error can name the row."""
+    pd = optional_import("pandas", "workflow", needed_for="reading tables")
+    name = source_name(path)
+    stdin = str(path) == STDIN
+    if not stdin and not (Path(path).is_file() or (Path(path).is_dir() and _is_parquet(path))):
+        msg = f"no such file: {name}"
+        raise DataError(msg)
+    parquet = not stdin and _is_parquet(path)
+    try:
+        if parquet:
+            ds = optional_import("pyarrow.dataset", "workflow", needed_for="reading Parquet")
+            start = 0
+            for batch in ds.dataset(path, format="parquet").to_batches(batch_size=chunk_rows):
+                if batch.num_rows:
+                    chunk = batch.to_pandas()
+                    chunk.index = pd.RangeIndex(start, start + len(chunk))
+                    start += len(chunk)
+                    yield chunk
+            return
+        with pd.read_csv(sys.stdin if stdin else path, chunksize=chunk_rows) as reader:
+            yield from reader
+    except pd.errors.EmptyDataError:
+        msg = f"{name} is empty"
+        raise DataError(msg) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        msg = f"{name} is not a readable {'Parquet' if parquet else 'CSV'} file: {exc}"
+        raise DataError(msg) from None
+    except ValueError as exc:
+        if type(exc).__module__.startswith("pyarrow"):  # ArrowInvalid: not Parquet
+            msg = f"{name} is not a readable Parquet file: {exc}"
+            raise DataError(msg) from None
+        raise
+
+
+def read_csv(path: Any) -> Any:
+    """:func:`read_table` with pandas' defaults (kept for earlier callers)."""
+    return read_table(path)
 
 
 def select_features(df: Any, features: Sequence[str], source: Any = "the data") -> Any:
@@ -85,7 +210,7 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
     columns = [str(c) for c in df.columns]
     missing = [f for f in features if f not in columns]
     if missing:
-        msg = f"{str(source)!r} has no column {missing[0]!r}{_suggest(missing[0], columns)}"
+        msg = f"{source_name(source)} has no column {missing[0]!r}{_suggest(missing[0], columns)}"
         raise DataError(msg)
     X = df[list(features)]
     for col in features:
@@ -95,7 +220,7 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
             # the file's line: the index counts rows from the top of the file, also in
             # the chunks of a chunked read; +2 for the header and counting from 1
             line = int(X.index[pos]) + 2 if isinstance(X.index, pd.RangeIndex) else pos + 2
-            msg = (f"column {col!r} must be numeric, but row {line} of {str(source)!r} "
+            msg = (f"column {col!r} must be numeric, but row {line} of {source_name(source)} "
                    f"holds {X[col].iloc[pos]!r}")
             raise DataError(msg)
         n_missing = int(X[col].isna().sum())
@@ -105,9 +230,10 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
     return X.astype(np.float64)
 
 
-def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
-             min_classes: int = 2) -> tuple[Any, Any]:
-    """Read ``path`` with pandas into numeric features ``X`` (DataFrame) and labels ``y`` (Series).
+def load_table(path: Any, target: str, features: Sequence[str] | None = None, *,
+               min_classes: int = 2, engine: str | None = None) -> tuple[Any, Any]:
+    """Read a CSV or Parquet table (:func:`read_table`) into numeric features ``X``
+    (a pandas DataFrame) and labels ``y`` (a Series).
 
     ``features`` defaults to every column but ``target``. Raises
     :class:`DataError` for a missing or empty file, a missing or misspelt
@@ -115,14 +241,14 @@ def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
     and a target with fewer than ``min_classes`` classes (2 for training; a
     test set may hold 1).
     """
-    df = read_csv(path)
+    df = read_table(path, engine=engine)
     columns = [str(c) for c in df.columns]
-    features = _resolve_columns(str(path), columns, target, features)
+    features = _resolve_columns(path, columns, target, features)
     if target in features:
         msg = f"the target {target!r} is also listed as a feature"
         raise DataError(msg)
     if not features:
-        msg = f"{str(path)!r} has no feature columns besides the target {target!r}"
+        msg = f"{source_name(path)} has no feature columns besides the target {target!r}"
         raise DataError(msg)
     X = select_features(df, features, path)
     y = df[target]
@@ -134,6 +260,10 @@ def load_csv(path: Any, target: str, features: Sequence[str] | None = None, *,
                f"a classifier needs at least two")
         raise DataError(msg)
     return X, y
+
+
+#: the earlier name of :func:`load_table`
+load_csv = load_table
 
 
 def load_table_lazily(pattern: str, target: str, features: Sequence[str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -538,3 +539,60 @@ def test_refit_full_trains_on_train_and_val_for_the_chosen_count(tmp_path, capsy
     assert not np.allclose(bundle.pipeline.steps[0][1].mean_,
                            df[features].iloc[parts["train"]].mean(), rtol=1e-6)
     assert isinstance(pd.read_json(tmp_path / "full" / "metrics.json", typ="series"), pd.Series)
+
+
+def _stdin(monkeypatch, text):
+    """Standard input holding ``text`` (a text stream with a byte buffer, as sys.stdin)."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+
+def test_parquet_and_standard_input_train_without_dask(csvs, capsys, monkeypatch):
+    import pandas as pd
+
+    data = csvs / "good.csv"
+    pd.read_csv(data).to_parquet(csvs / "good.parquet")
+    code, _, err = run(["train", str(data), "--target", "label", "--out", str(csvs / "c"),
+                        "--quiet"], capsys)
+    assert code == 0, err
+    expected = json.loads((csvs / "c" / "metrics.json").read_text())["accuracy"]
+    engines = [[], ["--engine", "pandas"]]
+    if importlib.util.find_spec("polars") is not None:
+        engines.append(["--engine", "polars"])
+    for k, engine in enumerate(engines):
+        out = csvs / f"p{k}"
+        code, text, err = run(["train", str(csvs / "good.parquet"), "--target", "label",
+                               "--out", str(out), "--quiet", *engine], capsys)
+        assert code == 0, err
+        assert json.loads((out / "metrics.json").read_text())["accuracy"] == expected
+        _stdin(monkeypatch, data.read_text())
+        code, text, err = run(["train", "-", "--target", "label", "--out", str(out) + "-stdin",
+                               "--quiet", *engine], capsys)
+        assert code == 0, err
+        assert text.startswith("softmaxreg train: 40 rows of standard input")
+        saved = json.loads((csvs / f"p{k}-stdin" / "metrics.json").read_text())
+        assert saved["accuracy"] == expected
+    _stdin(monkeypatch, "a,b\n1,2\n7,1\n")
+    code, text, err = run(["predict", str(csvs / "c"), "-", "--csv"], capsys)
+    assert code == 0, err
+    assert text.splitlines()[0] == "prediction,p(x),p(y)" and len(text.splitlines()) == 3
+    code, text, err = run(["evaluate", str(csvs / "c"), str(csvs / "good.parquet"), "--target",
+                           "label"], capsys)
+    assert code == 0, err
+    code, text, err = run(["predict", str(csvs / "c"), str(csvs / "good.parquet"), "--out",
+                           str(csvs / "pred.csv"), "--chunk-rows", "9"], capsys)
+    assert code == 0 and "wrote 40 predictions" in text, err
+    for argv, message in [
+        (["train", str(csvs / "good.parquet"), "--target", "label", "--backend", "dask",
+          "--engine", "pandas"], "--engine pandas reads tables into memory; with --backend dask"),
+        (["predict", str(csvs / "c"), str(data), "--out", str(csvs / "q.csv"), "--engine",
+          "pandas"], "--engine pandas reads whole tables; --out reads INPUT in chunks"),
+        (["train", str(csvs / "text.csv"), "--target", "label", "--engine", "pandas"],
+         "column 'b' must be numeric, but row 3 of"),
+    ]:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and message in err and len(err.splitlines()) == 1, err
+    _stdin(monkeypatch, "")
+    code, _, err = run(["train", "-", "--target", "label"], capsys)
+    assert code == 2 and "standard input is empty" in err

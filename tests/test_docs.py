@@ -47,7 +47,11 @@ def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
             cmd = shlex.split(line.split("  #")[0])
             if not cmd:
                 continue
-            if cmd[0] == "softmaxreg":
+            if cmd[0] == "softmaxreg" and "<" in cmd:  # `softmaxreg ... < FILE`: FILE on stdin
+                with open(cmd[cmd.index("<") + 1]) as stdin, monkeypatch.context() as m:
+                    m.setattr(sys, "stdin", stdin)
+                    assert cli(cmd[1:cmd.index("<")]) == expect, line
+            elif cmd[0] == "softmaxreg":
                 assert cli(cmd[1:]) == expect, line
             elif cmd[:2] == ["python", "-c"]:
                 subprocess.run([sys.executable, "-c", cmd[2]], check=True, timeout=60)

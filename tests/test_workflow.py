@@ -18,6 +18,9 @@ from softmaxreg.data import (
     class_counts,
     class_weights,
     load_csv,
+    load_table,
+    read_chunks,
+    read_table,
     split_rows,
     train_val_test_split,
 )
@@ -163,6 +166,76 @@ def test_load_csv(tmp_path, shared_data):
         load_csv(bad, "y")
     with pytest.raises(DataError, match=r"the target 'y' is also listed as a feature"):
         load_csv(bad, "y", ["a", "y"])
+
+
+@pytest.fixture
+def tables(tmp_path):
+    """The same table as CSV and Parquet, with a text label and a float and an int column."""
+    df = make_tumors(60, random_state=4).assign(visits=np.arange(60) % 7)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet")
+    return tmp_path, df
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", None])
+@pytest.mark.parametrize("name", ["t.csv", "t.parquet"])
+def test_every_engine_reads_the_same_table(tables, name, engine):
+    if engine == "polars":
+        pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    folder, df = tables
+    X, y = load_table(folder / name, "tumor_class", engine=engine)
+    pd.testing.assert_frame_equal(X, df[[*FEATURES, "visits"]].astype(np.float64))
+    assert y.tolist() == df.tumor_class.tolist()
+
+
+def test_read_table_falls_back_to_polars_without_pyarrow(tables, monkeypatch):
+    pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    import softmaxreg.data as data_module
+
+    folder, df = tables
+    calls = []
+    real_read_polars = data_module._read_polars
+    monkeypatch.setattr(data_module, "_has", lambda module: module != "pyarrow")
+    monkeypatch.setattr(data_module, "_read_polars",
+                        lambda *a, **k: calls.append(a) or real_read_polars(*a, **k))
+    assert data_module.table_engine(None, parquet=True) == "polars"
+    assert data_module.table_engine(None, parquet=False) == "pandas"
+    got = data_module.read_table(folder / "t.parquet")
+    assert len(calls) == 1 and got.shape == df.shape
+    monkeypatch.setattr(data_module, "_has", lambda module: False)
+    with pytest.raises(ImportError, match=r"reading Parquet needs pyarrow or polars: install "
+                                          r"one with `pip install 'softmaxreg\[workflow\]'`"):
+        data_module.table_engine(None, parquet=True)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_table_mistakes_name_the_file_and_row(tmp_path, engine):
+    if engine == "polars":
+        pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    late = tmp_path / "late.csv"
+    late.write_text("a,y\n" + "".join(f"{i},p\n" for i in range(200)) + "oops,q\n")
+    with pytest.raises(DataError, match=r"column 'a' must be numeric, but row 202 of "
+                                        r"'.*late.csv' holds 'oops'"):
+        load_table(late, "y", engine=engine)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"'.*empty.csv' is empty"):
+        read_table(tmp_path / "empty.csv", engine=engine)
+    (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"'.*fake.parquet' is not a readable Parquet file"):
+        read_table(tmp_path / "fake.parquet", engine=engine)
+    with pytest.raises(DataError, match=r"no such file: '.*nothing.csv'"):
+        read_table(tmp_path / "nothing.csv", engine=engine)
+    with pytest.raises(ValueError, match=r"`engine` must be one of pandas, polars, got 'spark'"):
+        read_table(late, engine="spark")
+
+
+def test_read_chunks_count_rows_from_the_top(tables):
+    folder, df = tables
+    for name in ("t.csv", "t.parquet"):
+        chunks = list(read_chunks(folder / name, 25))
+        assert [len(c) for c in chunks] == [25, 25, 10]
+        assert [c.index[0] for c in chunks] == [0, 25, 50]
+        assert pd.concat(chunks).tumor_class.tolist() == df.tumor_class.tolist()
 
 
 def test_metrics_match_sklearn_report():
