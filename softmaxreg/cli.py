@@ -46,11 +46,17 @@ from .data import (
 )
 from .datasets import make_tumors
 from .io import atomic_write
-from .metrics import classification_metrics
 
 try:  # these need scikit-learn (the `workflow` extra); `main` says how to get it
     from .estimator import final_estimator
-    from .plotting import plot_decision_boundary, plot_loss_curve
+    from .metrics import evaluation
+    from .plotting import (
+        plot_confusion_matrix,
+        plot_decision_boundary,
+        plot_loss_curve,
+        plot_pr_curve,
+        plot_roc_curve,
+    )
     from .workflow import (
         file_digest,
         load_bundle,
@@ -89,8 +95,10 @@ def _terminate(signum: int, frame: Any) -> None:
     raise _Terminated
 
 
-class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Each option's default in its help, where it has one worth showing."""
+class _ShowDefaults(argparse.RawDescriptionHelpFormatter,
+                    argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, where it has one worth showing; the examples
+    below the options keep their lines."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or action.required:
@@ -185,8 +193,14 @@ class _Stdout:
         return getattr(self._stream, name)
 
 
+def _examples(*commands: str) -> str:
+    return "examples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="softmaxreg", description="Softmax regression on any array backend.")
+    p = _Parser(prog="softmaxreg", description="Softmax regression on any array backend.",
+                epilog=_examples("softmaxreg demo", "softmaxreg train data.csv --target label",
+                                 "softmaxreg COMMAND --help"))
     p.add_argument("--version", action="version", version=f"softmaxreg {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -234,10 +248,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="library that reads the table into memory (default: pandas, with "
                             "pyarrow for Parquet; polars where pandas cannot read it)")
 
-    demo = sub.add_parser("demo", help="the lesson's whole workflow on embedded tumour data")
+    demo = sub.add_parser("demo", help="the lesson's whole workflow on embedded tumour data",
+                          epilog=_examples("softmaxreg demo",
+                                           "softmaxreg demo --out run1 --quiet",
+                                           "softmaxreg demo --backend torch --solver lbfgs",
+                                           "softmaxreg demo --val-size 0.2 --refit-full"))
     training_options(demo, "adam")
 
-    train = sub.add_parser("train", help="the same workflow on your CSV or Parquet data")
+    train = sub.add_parser(
+        "train", help="the same workflow on your CSV or Parquet data",
+        epilog=_examples("softmaxreg train data.csv --target label --out run1",
+                         "softmaxreg train data.parquet --target label --features a,b,c",
+                         "cat data.csv | softmaxreg train - --target label --engine polars",
+                         "softmaxreg train data.csv --target label --cv 5 --val-size 0",
+                         "softmaxreg train data.csv --target label --solver adam --refit-full",
+                         "softmaxreg train 'data/*.parquet' --target label --backend dask "
+                         "--scheduler tcp://host:8786"))
     train.add_argument("data", help="CSV or Parquet file, - for CSV on standard input (with "
                                     "--backend dask also a glob of CSV/Parquet files)")
     train.add_argument("--target", required=True, help="label column")
@@ -247,7 +273,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="dask.distributed scheduler address (with --backend dask)")
     training_options(train, "lbfgs")
 
-    pred = sub.add_parser("predict", help="predict labels and probabilities with a saved model")
+    pred = sub.add_parser(
+        "predict", help="predict labels and probabilities with a saved model",
+        epilog=_examples("softmaxreg predict run1 --row a=1.5 b=0.2",
+                         "softmaxreg predict run1 new.csv --json",
+                         "softmaxreg predict run1 - --csv < new.csv",
+                         "softmaxreg predict run1 big.parquet --out predictions.parquet"))
     pred.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
     pred.add_argument("input", nargs="?", default=None,
                       help="CSV or Parquet file with the feature columns (-: CSV on standard "
@@ -265,15 +296,28 @@ def _parser() -> argparse.ArgumentParser:
                       help="rows per chunk with --out")
     pred.add_argument("--force", action="store_true", help="replace an existing --out file")
 
-    info = sub.add_parser("info", help="what a run folder holds: data, model, metrics, files")
+    info = sub.add_parser("info", help="what a run folder holds: data, model, metrics, files",
+                          epilog=_examples("softmaxreg info run1",
+                                           "softmaxreg info run1 --json"))
     info.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
     info.add_argument("--json", action="store_true", help="JSON output")
 
-    ev = sub.add_parser("evaluate", help="metrics of a saved model on labelled data")
+    ev = sub.add_parser(
+        "evaluate", help="metrics of a saved model on labelled data",
+        description="Per-class precision, recall, F1 and support, accuracy, log loss and\n"
+                    "the confusion matrix of a saved model on labelled data. Writes the\n"
+                    "confusion matrix (and, for two classes, ROC and precision-recall\n"
+                    "curves) as PNG files into the run folder.",
+        epilog=_examples("softmaxreg evaluate run1 test.csv --target label",
+                         "softmaxreg evaluate run1 test.parquet --target label --json",
+                         "softmaxreg evaluate run1 test.csv --target label --figures plots"))
     ev.add_argument("model", help="folder written by `softmaxreg train` or `demo`")
     ev.add_argument("data", help="labelled CSV or Parquet file (-: CSV on standard input)")
     ev.add_argument("--target", required=True, help="label column")
     engine_option(ev)
+    ev.add_argument("--json", action="store_true", help="JSON output instead of tables")
+    ev.add_argument("--figures", default=None, metavar="DIR",
+                    help="folder for the evaluate_*.png figures (default: the run folder)")
     return p
 
 
@@ -425,8 +469,8 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
         say(f"cross-validation, {cv['folds']} stratified folds: accuracy {cv['mean']:.3f} "
             f"± {cv['std']:.3f} (folds: {', '.join(f'{a:.3f}' for a in cv['accuracy'])})")
     if result.metrics is not None:
-        say("\nmetrics on the test split:")
-        say(json.dumps(result.metrics, indent=2))
+        say(f"\nmetrics on the test split ({sizes['test']} rows):")
+        lines.extend(_evaluation_lines(result.metrics))
     elif not cv:
         say("no test split (--test-size 0): no test score")
 
@@ -455,6 +499,11 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
         _boundary_figure(pipeline, result, out / "decision_boundary.png", plot_decision_boundary)
         written.insert(0, "decision_boundary.png")
     plot_loss_curve(pipeline, path=out / "loss_curve.png")
+    if "test_predictions" in result.extra:
+        y_test, proba = result.extra["test_predictions"]
+        written += _metric_figures(y_test, proba, final_estimator(pipeline).classes_, out, "",
+                                   title="confusion matrix, test split")
+    written.sort()
     payload = {"accuracy": acc, "test": result.metrics, "sizes": sizes,
                "class_ratios": result.class_ratios,
                "inference": {"input": inference, "prediction": str(label),
@@ -465,6 +514,43 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
     (out / "metrics.json").write_text(json.dumps(payload, indent=2))
     save_bundle(out, pipeline, target=result.target)
     return lines, written
+
+
+def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
+    """metrics.evaluation as tables: per class and averages, then the confusion matrix."""
+    def row(name: str, scores: dict[str, Any]) -> list[str]:
+        return [name, *(f"{scores[k]:.4f}" for k in ("precision", "recall", "f1-score")),
+                str(scores["support"])]
+
+    rows = [row(label, scores) for label, scores in ev["classes"].items()]
+    rows += [row(name, ev[name]) for name in ("macro avg", "weighted avg")]
+    lines = [_fmt_table(["class", "precision", "recall", "f1-score", "support"], rows), ""]
+    lines.append(f"accuracy {ev['accuracy']:.4f}  log loss {ev['log_loss']:.4f}  "
+                 f"rows {ev['support']}")
+    cm = ev["confusion_matrix"]
+    lines.append("\nconfusion matrix (rows: true class, columns: predicted class)")
+    lines.append(_fmt_table(["", *cm["labels"]],
+                            [[label, *counts] for label, counts in
+                             zip(cm["labels"], cm["matrix"], strict=True)]))
+    return lines
+
+
+def _metric_figures(y_true: Any, proba: Any, classes: Any, folder: Path, prefix: str, *,
+                    title: str) -> list[str]:
+    """The confusion matrix as a PNG, and ROC and precision-recall curves when the labels
+    hold two classes (the model's second class is the positive one); each file is
+    written whole or not at all. Returns the names written."""
+    classes = list(classes)
+    pred = np.asarray(classes)[np.asarray(proba).argmax(axis=1)]
+    names = [f"{prefix}confusion_matrix.png"]
+    plot_confusion_matrix(np.asarray(y_true), pred, classes, title=title,
+                          path=folder / names[0])
+    if len(classes) == 2 and len(set(np.asarray(y_true).tolist())) == 2:
+        positive = classes[1]
+        plot_roc_curve(y_true, proba[:, 1], positive, path=folder / f"{prefix}roc_curve.png")
+        plot_pr_curve(y_true, proba[:, 1], positive, path=folder / f"{prefix}pr_curve.png")
+        names += [f"{prefix}roc_curve.png", f"{prefix}pr_curve.png"]
+    return names
 
 
 def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
@@ -709,19 +795,30 @@ def _load_features(path: str, features: list[str], engine: str | None) -> Any:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-
     bundle = load_bundle(args.model)
+    folder = Path(args.model) if args.figures is None else Path(args.figures)
+    if not folder.is_dir():
+        raise UsageError(f"--figures {args.figures!r} is not a folder; create it first")
     X, y = load_table(args.data, args.target, bundle.features, min_classes=1,
                       engine=args.engine)
     est = final_estimator(bundle.pipeline)
-    pred = to_numpy(bundle.pipeline.predict(X))
     present = set(np.asarray(y).tolist())
     unknown = sorted(present - set(est.classes_.tolist()), key=str)
     if unknown:
         raise UsageError(f"{source_name(args.data)} has label(s) {unknown} the model was not "
-                         f"trained on "
-                         f"(classes: {est.classes_.tolist()})")
-    # per-class metrics for the classes in the data: the others have no recall to report
-    classes = [c for c in est.classes_.tolist() if c in present]
-    print(json.dumps(classification_metrics(y, pred, classes), indent=2))
+                         f"trained on (classes: {est.classes_.tolist()})")
+    proba = np.asarray(to_numpy(bundle.pipeline.predict_proba(X)))
+    report = evaluation(y, proba, est.classes_)
+    written = _metric_figures(np.asarray(y), proba, est.classes_, folder, "evaluate_",
+                              title=f"confusion matrix, {Path(str(args.data)).name}")
+    if args.json:
+        print(json.dumps({**report, "figures": [str(folder / w) for w in written]}, indent=2))
+        return 0
+    name = "standard input" if args.data == STDIN else args.data
+    print(f"softmaxreg evaluate: {report['support']} rows of {name}, target {args.target!r}, "
+          f"model {args.model}\n")
+    print("\n".join(_evaluation_lines(report)))
+    if len(est.classes_) == 2 and len(present) < 2:
+        print("\nno ROC or precision-recall curve: the data holds one class")
+    print(f"\nwrote {', '.join(written)} to {folder}/")
     return 0

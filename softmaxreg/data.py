@@ -432,12 +432,16 @@ def class_counts(y: Any) -> dict[Any, int]:
 
 def class_weights(y: Any, method: str = "inverse") -> dict[Any, float]:
     """Per-class weights: ``"inverse"`` is the lesson's ``1 / count``, ``"balanced"``
-    scikit-learn's ``n_samples / (n_classes * count)``."""
+    scikit-learn's ``n_samples / (n_classes * count)`` (its ``compute_class_weight``)."""
     counts = class_counts(y)
     if method == "inverse":
+        # the lesson's weights; scikit-learn has no function for 1 / count
         return {k: 1.0 / c for k, c in counts.items()}
     if method == "balanced":
-        n = sum(counts.values())
-        return {k: n / (len(counts) * c) for k, c in counts.items()}
+        from sklearn.utils.class_weight import compute_class_weight  # the `sklearn` extra
+
+        labels = np.asarray(list(counts))
+        weights = compute_class_weight("balanced", classes=labels, y=np.asarray(y))
+        return {k: float(w) for k, w in zip(counts, weights, strict=True)}
     msg = f"`method` must be 'inverse' or 'balanced', got {method!r}"
     raise ValueError(msg)

@@ -43,7 +43,7 @@ from .data import (
 )
 from .estimator import SoftmaxRegression, final_estimator
 from .io import atomic_write, json_digest, umask
-from .metrics import classification_metrics
+from .metrics import evaluation
 
 __all__ = ["MARKER", "TrainResult", "check_output", "fitted_scaler", "load_bundle",
            "output_folder", "predict_table", "save_bundle", "train_model",
@@ -99,7 +99,7 @@ class TrainResult:
     class_ratios: dict[str, dict[str, float]]
     lesson_class_weights: dict[str, float]
     accuracy: dict[str, float]
-    metrics: dict[str, Any] | None  # on the test split; None without one
+    metrics: dict[str, Any] | None  # metrics.evaluation of the test split; None without one
     features: list[str]
     target: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -206,8 +206,10 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
     metrics = None
     if "test" in splits:
         X_test, y_test = splits["test"]
-        metrics = classification_metrics(y_test, to_numpy(_predict(pipeline, X_test)),
-                                         model.classes_)
+        proba = np.asarray(to_numpy(_proba(pipeline, X_test)))
+        metrics = evaluation(y_test, proba, model.classes_)
+        # for the confusion matrix and the ROC/PR figures (all test rows, also on Dask)
+        extra["test_predictions"] = (np.asarray(y_test), proba)
     if lazy:  # the report and plots read the first rows of each split, in memory
         model.to("numpy")  # and the saved model predicts on any backend
         splits = {k: (pd.DataFrame(to_numpy(v[0][:REPORT_ROWS]), columns=features),
@@ -245,9 +247,9 @@ def _score(pipeline: Any, X: Any, y: Any) -> float:
     return float(model.score(_scale(scaler, X), y))
 
 
-def _predict(pipeline: Any, X: Any) -> Any:
+def _proba(pipeline: Any, X: Any) -> Any:
     scaler, model = pipeline.steps[0][1], pipeline.steps[-1][1]
-    return model.predict(_scale(scaler, X))
+    return model.predict_proba(_scale(scaler, X))
 
 
 def _kept_iteration(val_curve: list[float], tol: float) -> int:

@@ -31,15 +31,18 @@ def demo_dir(tmp_path_factory):
 
 
 def test_demo_writes_every_result(demo_dir):
-    assert sorted(p.name for p in demo_dir.iterdir()) == [
-        MARKER, "decision_boundary.png", "loss_curve.png", "metrics.json", "model.npz",
-        "preprocess.json"]
-    for png in ("decision_boundary.png", "loss_curve.png"):
+    pngs = ["confusion_matrix.png", "decision_boundary.png", "loss_curve.png", "pr_curve.png",
+            "roc_curve.png"]
+    assert sorted(p.name for p in demo_dir.iterdir()) == sorted([
+        MARKER, *pngs, "metrics.json", "model.npz", "preprocess.json"])
+    for png in pngs:
         assert (demo_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((demo_dir / "metrics.json").read_text())
     # the lesson reports test accuracy 0.98 and a benign probability of 93% for the patient
     assert metrics["accuracy"]["test"] >= 0.96
-    assert set(metrics["test"]["class"]) == {"benign", "malignant"}
+    assert set(metrics["test"]["classes"]) == {"benign", "malignant"}
+    assert metrics["test"]["accuracy"] == metrics["accuracy"]["test"]
+    assert sum(map(sum, metrics["test"]["confusion_matrix"]["matrix"])) == 150
     assert metrics["inference"]["prediction"] == "benign"
     assert abs(metrics["inference"]["probability"] - 0.93) <= 0.05
     assert not [p for p in demo_dir.parent.iterdir() if p.name.startswith(".")]
@@ -52,7 +55,8 @@ def test_demo_prints_the_lesson(tmp_path, capsys):
     assert "[SoftmaxRegression(gd)] iter    1" in out  # per-epoch lines
     assert "the probability that you have a benign tumour is" in out
     assert "weights in original units" in out
-    assert '"overall"' in out
+    assert "class         precision  recall  f1-score  support" in out
+    assert "confusion matrix (rows: true class, columns: predicted class)" in out
 
 
 def test_predict_and_evaluate(demo_dir, tmp_path, capsys):
@@ -74,10 +78,12 @@ def test_predict_and_evaluate(demo_dir, tmp_path, capsys):
 
     make_tumors(300, random_state=5).to_csv(tmp_path / "new.csv", index=False)
     code, out, _ = run(["evaluate", str(demo_dir), str(tmp_path / "new.csv"), "--target",
-                        "tumor_class"], capsys)
+                        "tumor_class", "--json", "--figures", str(tmp_path)], capsys)
     assert code == 0
     metrics = json.loads(out)
-    assert metrics["overall"]["num_samples"] == 300 and metrics["accuracy"] > 0.85
+    assert metrics["support"] == 300 and metrics["accuracy"] > 0.85
+    assert metrics["figures"] == [str(tmp_path / f"evaluate_{n}.png")
+                                  for n in ("confusion_matrix", "roc_curve", "pr_curve")]
 
 
 def test_train_on_the_lessons_data(shared_data, tmp_path, capsys):
@@ -328,12 +334,19 @@ def test_evaluate_accepts_a_test_set_of_one_class(demo_dir, tmp_path, capsys):
     df = make_tumors(200, random_state=3)
     df[df.tumor_class == "benign"].to_csv(tmp_path / "benign.csv", index=False)
     code, out, err = run(["evaluate", str(demo_dir), str(tmp_path / "benign.csv"), "--target",
-                          "tumor_class"], capsys)
+                          "tumor_class", "--json", "--figures", str(tmp_path)], capsys)
     assert code == 0, err
     metrics = json.loads(out)
-    assert list(metrics["class"]) == ["benign"]  # metrics for the classes present
-    assert metrics["class"]["benign"]["num_samples"] == (df.tumor_class == "benign").sum()
-    assert metrics["overall"]["recall"] == pytest.approx(metrics["accuracy"])
+    assert list(metrics["classes"]) == ["benign"]  # metrics for the classes present
+    assert metrics["classes"]["benign"]["support"] == (df.tumor_class == "benign").sum()
+    assert metrics["weighted avg"]["recall"] == pytest.approx(metrics["accuracy"])
+    assert metrics["confusion_matrix"]["labels"] == ["benign", "malignant"]
+    assert metrics["confusion_matrix"]["matrix"][1] == [0, 0]  # no malignant rows
+    # no ROC or precision-recall curve of one class
+    assert [Path(f).name for f in metrics["figures"]] == ["evaluate_confusion_matrix.png"]
+    code, out, err = run(["evaluate", str(demo_dir), str(tmp_path / "benign.csv"), "--target",
+                          "tumor_class", "--figures", str(tmp_path)], capsys)
+    assert code == 0 and "no ROC or precision-recall curve: the data holds one class" in out
 
 
 def test_every_row_value_is_given_once(demo_dir, capsys):
@@ -596,3 +609,42 @@ def test_parquet_and_standard_input_train_without_dask(csvs, capsys, monkeypatch
     _stdin(monkeypatch, "")
     code, _, err = run(["train", "-", "--target", "label"], capsys)
     assert code == 2 and "standard input is empty" in err
+
+
+def test_evaluate_tables_match_scikit_learn(csvs, capsys):
+    """The table and the JSON hold scikit-learn's numbers for the model's probabilities;
+    the figures land in the run folder, whole."""
+    import pandas as pd
+    from sklearn.metrics import classification_report, confusion_matrix, log_loss
+
+    from softmaxreg.workflow import load_bundle
+
+    data = csvs / "good.csv"
+    assert run(["train", str(data), "--target", "label", "--out", str(csvs / "m"), "--quiet"],
+               capsys)[0] == 0
+    df = pd.read_csv(data)
+    proba = load_bundle(csvs / "m").pipeline.predict_proba(df[["a", "b"]])
+    pred = np.array(["x", "y"])[proba.argmax(axis=1)]
+    report = classification_report(df.label, pred, output_dict=True)
+    code, out, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label", "--json"],
+                         capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    for label in ("x", "y"):
+        for key in ("precision", "recall", "f1-score", "support"):
+            assert got["classes"][label][key] == pytest.approx(report[label][key])
+    assert got["weighted avg"]["f1-score"] == pytest.approx(report["weighted avg"]["f1-score"])
+    assert got["accuracy"] == pytest.approx(report["accuracy"])
+    assert got["log_loss"] == pytest.approx(log_loss(df.label, proba))
+    assert got["confusion_matrix"]["matrix"] == confusion_matrix(df.label, pred).tolist()
+    for name in ("confusion_matrix", "roc_curve", "pr_curve"):
+        assert (csvs / "m" / f"evaluate_{name}.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(["evaluate", str(csvs / "m"), str(data), "--target", "label"], capsys)
+    x = report["x"]
+    assert (f"x                {x['precision']:.4f}  {x['recall']:.4f}    {x['f1-score']:.4f}"
+            in out)
+    assert f"accuracy {report['accuracy']:.4f}  log loss {log_loss(df.label, proba):.4f}" in out
+    for command in ("demo", "train", "predict", "evaluate", "info"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "examples:\n  softmaxreg " + command in capsys.readouterr().out

@@ -25,7 +25,7 @@ from softmaxreg.data import (
     train_val_test_split,
 )
 from softmaxreg.datasets import TUMOR_COMPONENTS, TUMOR_STATS, make_spirals, make_tumors
-from softmaxreg.metrics import classification_metrics
+from softmaxreg.metrics import classification_metrics, evaluation
 from softmaxreg.plotting import plot_decision_boundary, plot_loss_curve
 from softmaxreg.workflow import MARKER, load_bundle, output_folder, save_bundle, train_model
 
@@ -256,6 +256,22 @@ def test_metrics_match_sklearn_report():
         classification_metrics(["a", "b"], ["a"], ["a", "b"])
 
 
+def test_evaluation_of_one_class_and_wrong_shapes():
+    from sklearn.metrics import log_loss
+
+    proba = np.array([[0.8, 0.1, 0.1], [0.3, 0.6, 0.1]])
+    ev = evaluation(np.array([1, 1]), proba, classes=[1, 2, 3])
+    assert list(ev["classes"]) == ["1"] and ev["classes"]["1"]["support"] == 2
+    assert ev["accuracy"] == 0.5 and ev["support"] == 2
+    assert ev["confusion_matrix"] == {"labels": ["1", "2", "3"],
+                                      "matrix": [[1, 1, 0], [0, 0, 0], [0, 0, 0]]}
+    assert ev["log_loss"] == pytest.approx(log_loss([1, 1], proba, labels=[1, 2, 3]))
+    with pytest.raises(ValueError, match=r"`proba` must have one column per class \(2\)"):
+        evaluation([1, 2], proba, classes=[1, 2])
+    with pytest.raises(ValueError, match=r"`y_true` has shape \(3,\) but `proba`"):
+        evaluation([1, 2, 3], proba, classes=[1, 2, 3])
+
+
 def test_unscaled_coefficients_equal_a_model_trained_on_raw_data():
     df = make_tumors(600, random_state=2)
     X, y = df[FEATURES].to_numpy(), df.tumor_class.to_numpy()
@@ -276,7 +292,7 @@ def test_train_model_and_bundle_round_trip(tmp_path):
     df = make_tumors(1000, random_state=0)
     result = train_model(df[FEATURES], df.tumor_class, solver="lbfgs", random_state=0)
     assert result.accuracy["test"] > 0.9
-    assert result.metrics["overall"]["num_samples"] == 150
+    assert result.metrics["support"] == 150
     save_bundle(tmp_path, result.pipeline, target="tumor_class")
     bundle = load_bundle(tmp_path)
     assert bundle.features == FEATURES and bundle.target == "tumor_class"
