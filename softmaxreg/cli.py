@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._progress import Reporter
 from ._version import __version__
 from .backends import (
     asarray,
@@ -569,24 +570,30 @@ def _boundary_figure(pipeline: Any, result: Any, path: Path, plot: Any) -> None:
 
 
 def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
-                  inference: dict[str, float] | None, inputs: list[str]) -> int:
+                  inference: dict[str, float] | None, inputs: list[str],
+                  progress: Reporter) -> int:
 
     _check_backend(args.backend, args.device)
     out = Path(args.out) if args.out else _default_out(args.command)
     with output_folder(out, force=args.force, inputs=inputs) as tmp:
-        print(title)
-        print(f"training SoftmaxRegression(solver={args.solver!r}) on "
-              f"{args.backend or 'numpy'}{'' if args.device is None else ':' + args.device}")
+        progress.echo(title)  # above the live bars, when they run
+        progress.echo(f"training SoftmaxRegression(solver={args.solver!r}) on "
+                      f"{args.backend or 'numpy'}"
+                      f"{'' if args.device is None else ':' + args.device}")
+        # every line feeds a live bar; plain lines: each epoch in the demo, one a second else
+        verbose = 0 if args.quiet else (2 if progress.fancy or args.command == "demo" else 1)
         try:
-            result = train_model(X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
-                                 learning_rate=args.learning_rate, batch_size=args.batch_size,
-                                 class_weight=None if args.class_weight == "none"
-                                 else args.class_weight, early_stopping=args.early_stopping,
-                                 val_size=args.val_size, test_size=args.test_size, cv=args.cv,
-                                 refit_full=args.refit_full,
-                                 backend=args.backend, device=args.device,
-                                 random_state=args.seed,
-                                 verbose=0 if args.quiet else (2 if args.command == "demo" else 1))
+            with progress.fitting(args.max_iter,
+                                  "iteration" if args.solver == "lbfgs" else "epoch"):
+                result = train_model(
+                    X, y, solver=args.solver, C=args.C, max_iter=args.max_iter,
+                    learning_rate=args.learning_rate, batch_size=args.batch_size,
+                    class_weight=None if args.class_weight == "none" else args.class_weight,
+                    early_stopping=args.early_stopping, val_size=args.val_size,
+                    test_size=args.test_size, cv=args.cv, refit_full=args.refit_full,
+                    backend=args.backend, device=args.device, random_state=args.seed,
+                    verbose=verbose)
+            progress.stop()
         except FloatingPointError as exc:
             if args.solver == "lbfgs":
                 raise
@@ -611,7 +618,8 @@ def _demo(args: argparse.Namespace) -> int:
     df = make_tumors(1000, random_state=DEMO_DATA_SEED)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
     title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
-    return _run_workflow(args, X, y, title, PATIENT, [])
+    with Reporter(quiet=args.quiet) as progress, _dask_progress(args, progress):
+        return _run_workflow(args, X, y, title, PATIENT, [], progress)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -622,22 +630,30 @@ def _train(args: argparse.Namespace) -> int:
     on_dask = args.backend is not None and args.backend.partition(":")[0] == "dask"
     if args.scheduler and not on_dask:
         raise UsageError("--scheduler needs --backend dask")
-    if not on_dask or args.data == STDIN:  # in memory; the model may still train on Dask
-        X, y = load_table(args.data, args.target, features, engine=args.engine)
-        title = f"softmaxreg train: {len(X)} rows of {name}, target {args.target!r}"
-        if not on_dask:
-            return _run_workflow(args, X, y, title, None, inputs)
-    if args.engine is not None and args.data != STDIN:
+    if on_dask and args.engine is not None and args.data != STDIN:
         raise UsageError(f"--engine {args.engine} reads tables into memory; with --backend "
                          f"dask, dask.dataframe reads them: drop --engine")
-    _check_backend(args.backend, args.device)
-    with _dask_client(args.scheduler):
-        if args.data == STDIN:
-            return _run_workflow(args, X, y, title, None, inputs)
-        X, y = load_table_lazily(args.data, args.target, features)
-        title = (f"softmaxreg train: {len(X)} rows of {args.data} on Dask "
-                 f"({X.npartitions} chunks), target {args.target!r}")
-        return _run_workflow(args, X, y, title, None, [args.data])
+    with Reporter(quiet=args.quiet) as progress:
+        if not on_dask or args.data == STDIN:  # in memory; the model may still train on Dask
+            X, y = load_table(args.data, args.target, features, engine=args.engine,
+                              progress=progress.loading(name))
+            title = f"softmaxreg train: {len(X)} rows of {name}, target {args.target!r}"
+            if not on_dask:
+                return _run_workflow(args, X, y, title, None, inputs, progress)
+        _check_backend(args.backend, args.device)
+        with _dask_client(args.scheduler), _dask_progress(args, progress):
+            if args.data == STDIN:
+                return _run_workflow(args, X, y, title, None, inputs, progress)
+            X, y = load_table_lazily(args.data, args.target, features)
+            title = (f"softmaxreg train: {len(X)} rows of {args.data} on Dask "
+                     f"({X.npartitions} chunks), target {args.target!r}")
+            return _run_workflow(args, X, y, title, None, [args.data], progress)
+
+
+def _dask_progress(args: argparse.Namespace, progress: Reporter) -> Any:
+    """The Dask task counts while a command trains on Dask (nothing on other backends)."""
+    on_dask = args.backend is not None and args.backend.partition(":")[0] == "dask"
+    return progress.dask_tasks() if on_dask else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

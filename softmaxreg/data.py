@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import importlib.util
@@ -99,13 +100,21 @@ def table_engine(engine: str | None, *, parquet: bool) -> str:
     raise ImportError(msg)
 
 
-def read_table(path: Any, *, engine: str | None = None) -> Any:
+#: rows per chunk when a CSV file is read with a progress callback
+LOAD_CHUNK_ROWS = 50_000
+
+
+def read_table(path: Any, *, engine: str | None = None, progress: Any = None) -> Any:
     """Read a CSV or Parquet file (or a folder of Parquet files) into a pandas DataFrame.
 
     ``path`` ``"-"`` reads CSV from standard input. A name ending in ``.parquet``
     or ``.pq`` is Parquet, anything else CSV. ``engine`` is ``"pandas"``
     (pyarrow reads Parquet), ``"polars"`` (its frame is handed over column by
     column, without pyarrow) or ``None``: pandas where it can, else polars.
+    ``progress(done, total, unit, final=False)``, when given, hears how far the
+    reading is: pandas reads a CSV in chunks of :data:`LOAD_CHUNK_ROWS` rows and
+    reports the bytes read after each (rows from standard input, whose size is
+    unknown: ``total`` None); Parquet and polars report the start and the end.
     Raises :class:`DataError` when the file is missing, empty or unreadable.
     """
     pd = optional_import("pandas", "workflow", needed_for="reading tables")
@@ -117,6 +126,10 @@ def read_table(path: Any, *, engine: str | None = None) -> Any:
     parquet = not stdin and _is_parquet(path)
     engine = table_engine(engine, parquet=parquet)
     kind = "Parquet" if parquet else "CSV"
+    size = None if stdin else _bytes(path)
+    incremental = progress is not None and engine == "pandas" and not parquet
+    if progress is not None and not incremental:
+        progress(0, size, "bytes")
     if engine == "polars":
         df = _read_polars(path, parquet=parquet, name=name)
     else:
@@ -124,6 +137,8 @@ def read_table(path: Any, *, engine: str | None = None) -> Any:
             if parquet:
                 optional_import("pyarrow", "workflow", needed_for="reading Parquet with pandas")
                 df = pd.read_parquet(path)
+            elif incremental:
+                df = _read_csv_in_chunks(pd, path, size, progress)
             else:
                 df = pd.read_csv(sys.stdin if stdin else path)
         except pd.errors.EmptyDataError:
@@ -135,7 +150,37 @@ def read_table(path: Any, *, engine: str | None = None) -> Any:
     if df.empty:
         msg = f"{name} has a header but no rows" if len(df.columns) else f"{name} is empty"
         raise DataError(msg)
+    if progress is not None and not incremental:
+        progress(size or 0, size, "bytes", final=True)
     return df
+
+
+def _bytes(path: Any) -> int:
+    p = Path(path)
+    return sum(f.stat().st_size for f in p.iterdir() if f.is_file()) if p.is_dir() \
+        else p.stat().st_size
+
+
+def _read_csv_in_chunks(pd: Any, path: Any, size: int | None, progress: Any) -> Any:
+    """pandas' chunked reader, reporting the bytes read (rows on standard input) after
+    each chunk; the chunks joined with one RangeIndex, so errors can name rows."""
+    chunks = []
+    rows = 0
+    with contextlib.ExitStack() as stack:
+        fh = sys.stdin if str(path) == STDIN else stack.enter_context(open(path, "rb"))
+        reader = stack.enter_context(pd.read_csv(fh, chunksize=LOAD_CHUNK_ROWS))
+        for chunk in reader:
+            chunks.append(chunk)
+            rows += len(chunk)
+            if size is None:
+                progress(rows, None, "rows")
+            else:
+                progress(fh.tell(), size, "bytes")
+    if size is None:
+        progress(rows, None, "rows", final=True)
+    else:
+        progress(size, size, "bytes", final=True)
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _read_polars(path: Any, *, parquet: bool, name: str) -> Any:
@@ -231,7 +276,8 @@ def select_features(df: Any, features: Sequence[str], source: Any = "the data") 
 
 
 def load_table(path: Any, target: str, features: Sequence[str] | None = None, *,
-               min_classes: int = 2, engine: str | None = None) -> tuple[Any, Any]:
+               min_classes: int = 2, engine: str | None = None,
+               progress: Any = None) -> tuple[Any, Any]:
     """Read a CSV or Parquet table (:func:`read_table`) into numeric features ``X``
     (a pandas DataFrame) and labels ``y`` (a Series).
 
@@ -239,9 +285,9 @@ def load_table(path: Any, target: str, features: Sequence[str] | None = None, *,
     :class:`DataError` for a missing or empty file, a missing or misspelt
     column (with the close matches), non-numeric or missing feature values,
     and a target with fewer than ``min_classes`` classes (2 for training; a
-    test set may hold 1).
+    test set may hold 1). ``progress`` is :func:`read_table`'s.
     """
-    df = read_table(path, engine=engine)
+    df = read_table(path, engine=engine, progress=progress)
     columns = [str(c) for c in df.columns]
     features = _resolve_columns(path, columns, target, features)
     if target in features:
