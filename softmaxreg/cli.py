@@ -318,7 +318,8 @@ def _parser() -> argparse.ArgumentParser:
     engine_option(ev)
     ev.add_argument("--json", action="store_true", help="JSON output instead of tables")
     ev.add_argument("--figures", default=None, metavar="DIR",
-                    help="folder for the evaluate_*.png figures (default: the run folder)")
+                    help="folder for the evaluate_*.png figures, created if its parent exists "
+                         "(default: the run folder)")
     return p
 
 
@@ -813,8 +814,10 @@ def _load_features(path: str, features: list[str], engine: str | None) -> Any:
 def _evaluate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model)
     folder = Path(args.model) if args.figures is None else Path(args.figures)
-    if not folder.is_dir():
-        raise UsageError(f"--figures {args.figures!r} is not a folder; create it first")
+    create = args.figures is not None and not folder.exists() and folder.parent.is_dir()
+    if not (create or folder.is_dir()):
+        raise UsageError(f"--figures {args.figures!r} is not a folder, and softmaxreg creates "
+                         f"one only inside a folder that exists")
     X, y = load_table(args.data, args.target, bundle.features, min_classes=1,
                       engine=args.engine)
     est = final_estimator(bundle.pipeline)
@@ -825,6 +828,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                          f"trained on (classes: {est.classes_.tolist()})")
     proba = np.asarray(to_numpy(bundle.pipeline.predict_proba(X)))
     report = evaluation(y, proba, est.classes_)
+    if create:  # once the data has passed every check
+        folder.mkdir(exist_ok=True)
     written = _metric_figures(np.asarray(y), proba, est.classes_, folder, "evaluate_",
                               title=f"confusion matrix, {Path(str(args.data)).name}")
     if args.json:

@@ -644,6 +644,14 @@ def test_evaluate_tables_match_scikit_learn(csvs, capsys):
     assert (f"x                {x['precision']:.4f}  {x['recall']:.4f}    {x['f1-score']:.4f}"
             in out)
     assert f"accuracy {report['accuracy']:.4f}  log loss {log_loss(df.label, proba):.4f}" in out
+    code, _, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label",
+                        "--figures", str(csvs / "no" / "plots")], capsys)
+    assert code == 2 and "--figures" in err and not (csvs / "no").exists()
+    code, _, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label",
+                        "--figures", str(csvs / "plots")], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (csvs / "plots").iterdir()) == [
+        "evaluate_confusion_matrix.png", "evaluate_pr_curve.png", "evaluate_roc_curve.png"]
     for command in ("demo", "train", "predict", "evaluate", "info"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
