@@ -1,4 +1,5 @@
-"""Decision boundaries and loss curves as matplotlib figures (no window, no pyplot).
+"""Decision boundaries, loss curves, confusion matrices, ROC and precision-recall curves
+as matplotlib figures (no window; scikit-learn's displays draw on our own Axes).
 
 matplotlib is an optional extra: ``pip install 'softmaxreg[workflow]'``.
 """
@@ -14,7 +15,8 @@ from .backends import optional_import, to_numpy
 from .estimator import final_estimator
 from .io import atomic_write
 
-__all__ = ["plot_decision_boundary", "plot_loss_curve"]
+__all__ = ["plot_confusion_matrix", "plot_decision_boundary", "plot_loss_curve",
+           "plot_pr_curve", "plot_roc_curve"]
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
@@ -63,8 +65,16 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Any = None, *,
     region = proba.argmax(axis=1).reshape(gx.shape)
     ax = _new_axes(ax)
     colors = _colors(len(classes))
-    ax.contourf(gx, gy, region, levels=np.arange(len(classes) + 1) - 0.5, colors=colors,
-                alpha=0.3)
+    # scikit-learn's display draws the regions, from our grid and predictions rather than
+    # from_estimator: its one `eps` pads both axes alike (features of unlike scales would
+    # leave most of the grid outside the picture), and it reads predictions as NumPy
+    # while a model on PyTorch or CuPy returns its own arrays (to_numpy above)
+    from sklearn.inspection import DecisionBoundaryDisplay  # the `sklearn` extra
+
+    display = DecisionBoundaryDisplay(xx0=gx, xx1=gy, response=region, n_classes=len(classes),
+                                      multiclass_colors=colors)
+    binary = {"colors": colors, "levels": [-0.5, 0.5, 1.5]} if len(classes) == 2 else {}
+    display.plot(ax=ax, plot_method="contourf", alpha=0.3, **binary)
     codes = np.searchsorted(np.asarray(est.classes_), yn)
     for k, label in enumerate(classes):
         sel = codes == k
@@ -106,5 +116,59 @@ def plot_loss_curve(model: Any, ax: Any = None, *, path: Any = None) -> Any:
     ax.set_ylabel("loss")
     ax.set_title(f"SoftmaxRegression ({est.solver})")
     ax.legend()
+    _save(ax, path)
+    return ax
+
+
+def plot_confusion_matrix(y_true: Any, y_pred: Any, labels: Any, ax: Any = None, *,
+                          title: str | None = None, path: Any = None) -> Any:
+    """Counts of each true class (rows) predicted as each class (columns), drawn by
+    scikit-learn's ``ConfusionMatrixDisplay``. Returns the Axes; ``path`` saves a PNG."""
+    from sklearn.metrics import ConfusionMatrixDisplay  # the `sklearn` extra
+
+    ax = _new_axes(ax, figsize=(4.5, 4.0))
+    ConfusionMatrixDisplay.from_predictions(np.asarray(to_numpy(y_true)),
+                                            np.asarray(to_numpy(y_pred)), labels=list(labels),
+                                            ax=ax, colorbar=False, cmap="Blues")
+    ax.set_title(title or "confusion matrix")
+    _save(ax, path)
+    return ax
+
+
+def _positive(y_true: Any, score: Any, pos_label: Any) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(to_numpy(y_true))
+    if len(np.unique(y_true)) != 2:
+        msg = (f"ROC and precision-recall curves need labels of two classes, got "
+               f"{len(np.unique(y_true))}")
+        raise ValueError(msg)
+    return y_true, np.asarray(to_numpy(score), dtype=np.float64)
+
+
+def plot_roc_curve(y_true: Any, score: Any, pos_label: Any, ax: Any = None, *,
+                   path: Any = None) -> Any:
+    """ROC curve of the probability ``score`` of class ``pos_label``, with its AUC, drawn
+    by scikit-learn's ``RocCurveDisplay``. Returns the Axes; ``path`` saves a PNG."""
+    from sklearn.metrics import RocCurveDisplay  # the `sklearn` extra
+
+    y_true, score = _positive(y_true, score, pos_label)
+    ax = _new_axes(ax, figsize=(4.5, 4.0))
+    RocCurveDisplay.from_predictions(y_true, score, pos_label=pos_label, ax=ax,
+                                     name=f"p({pos_label})", plot_chance_level=True)
+    ax.set_title(f"ROC curve, positive class {pos_label}")
+    _save(ax, path)
+    return ax
+
+
+def plot_pr_curve(y_true: Any, score: Any, pos_label: Any, ax: Any = None, *,
+                  path: Any = None) -> Any:
+    """Precision-recall curve of the probability ``score`` of class ``pos_label``, with
+    its average precision, drawn by scikit-learn's ``PrecisionRecallDisplay``."""
+    from sklearn.metrics import PrecisionRecallDisplay  # the `sklearn` extra
+
+    y_true, score = _positive(y_true, score, pos_label)
+    ax = _new_axes(ax, figsize=(4.5, 4.0))
+    PrecisionRecallDisplay.from_predictions(y_true, score, pos_label=pos_label, ax=ax,
+                                            name=f"p({pos_label})", plot_chance_level=True)
+    ax.set_title(f"precision-recall curve, positive class {pos_label}")
     _save(ax, path)
     return ax

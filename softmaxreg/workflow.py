@@ -21,6 +21,7 @@ import ctypes
 import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -38,11 +39,11 @@ from .data import (
     DataError,
     class_counts,
     class_weights,
-    train_val_test_split,
+    split_rows,
 )
 from .estimator import SoftmaxRegression, final_estimator
 from .io import atomic_write, json_digest, umask
-from .metrics import classification_metrics
+from .metrics import evaluation
 
 __all__ = ["MARKER", "TrainResult", "check_output", "fitted_scaler", "load_bundle",
            "output_folder", "predict_table", "save_bundle", "train_model",
@@ -98,7 +99,7 @@ class TrainResult:
     class_ratios: dict[str, dict[str, float]]
     lesson_class_weights: dict[str, float]
     accuracy: dict[str, float]
-    metrics: dict[str, Any]
+    metrics: dict[str, Any] | None  # metrics.evaluation of the test split; None without one
     features: list[str]
     target: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -113,75 +114,179 @@ def train_model(X: Any, y: Any, *, solver: str = LESSON_DEFAULTS["solver"],
                 learning_rate: float = LESSON_DEFAULTS["learning_rate"],
                 batch_size: int | None = None, backend: str | None = None, device: Any = None,
                 class_weight: Any = LESSON_DEFAULTS["class_weight"],
-                early_stopping: bool = LESSON_DEFAULTS["early_stopping"],
+                early_stopping: bool | None = None,
                 n_iter_no_change: int = LESSON_DEFAULTS["n_iter_no_change"],
-                random_state: Any = None, verbose: int = 0) -> TrainResult:
-    """Split 70/15/15 stratified, standardise on the training split, train and evaluate.
+                val_size: float = LESSON_DEFAULTS["val_size"],
+                test_size: float = LESSON_DEFAULTS["test_size"], cv: int | None = None,
+                refit_full: bool = False, random_state: Any = None,
+                verbose: int = 0) -> TrainResult:
+    """Split (70/15/15 stratified by default), standardise on the training split, train
+    and evaluate.
 
     ``X`` is a pandas DataFrame (or an array), or a Dask DataFrame whose rows stay
     on the cluster: both take this one path, with the same stratified split
     (the labels, one column, are brought to the client to stratify), the same
     metrics and the same report. Class weights are the lesson's ``1 / count``
     scaled to sum to the number of rows (``"balanced"``; the same ratios, and
-    scikit-learn's scale for the penalty). Early stopping watches the validation
-    split.
+    scikit-learn's scale for the penalty).
+
+    ``val_size`` and ``test_size`` are fractions of the rows; either may be 0.
+    Early stopping (``None``: on when there is a validation split) watches the
+    validation split. ``cv=K`` (with ``test_size=0``) scores the settings by
+    stratified K-fold cross-validation instead of a test split; each fold
+    holds out its own validation split. ``refit_full=True`` trains again on
+    train+val for the number of iterations chosen on the validation split and
+    returns that model.
     """
     import pandas as pd  # optional: the `workflow` extra
-    from sklearn.pipeline import Pipeline  # the `sklearn` extra; the core runs without it
 
+    if early_stopping is None:
+        early_stopping = bool(val_size)
+    elif early_stopping and not val_size:
+        msg = "`early_stopping` watches the validation split, but `val_size` is 0"
+        raise ValueError(msg)
+    if cv is not None:
+        if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+            msg = f"`cv` must be an integer >= 2 (the number of folds), got {cv!r}"
+            raise ValueError(msg)
+        if test_size:
+            msg = (f"`cv` scores the model instead of a test split: set `test_size` to 0 "
+                   f"(got {test_size:g})")
+            raise ValueError(msg)
+    if refit_full and not val_size:
+        msg = ("`refit_full` refits on train+val with the iteration count chosen on the "
+               "validation split, but `val_size` is 0")
+        raise ValueError(msg)
     lazy = _is_dask_frame(X)
     if not lazy and not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.shape(X)[1])])
     features = [str(c) for c in X.columns]
     name = getattr(y, "name", None)
     y = pd.Series(np.asarray(to_numpy(y.compute() if lazy else y)), name=name)
-    rows = np.arange(len(y))
-    parts = dict(zip(("train", "val", "test"), train_val_test_split(
-        rows, y, random_state=random_state)[:3], strict=True))
-    if lazy:  # row positions of a Dask array: in order, so each chunk is read once
-        data = X.to_dask_array(lengths=True).astype(np.float64)
-        splits = {k: (data[np.sort(i)], y.iloc[np.sort(i)]) for k, i in parts.items()}
-    else:
-        splits = {k: (X.iloc[i], y.iloc[i]) for k, i in parts.items()}
-    scaler = _fit_scaler(splits["train"][0], features)
-    # the model sees what the scaler hands it (arrays; lazy ones for Dask)
-    scaled = {k: _scale(scaler, v[0]) for k, v in splits.items()}
-    model = SoftmaxRegression(
-        solver=solver, C=C, max_iter=LESSON_DEFAULTS["max_iter"] if max_iter is None
-        else max_iter, learning_rate=learning_rate, batch_size=batch_size,
-        class_weight=class_weight, backend=backend, device=device,
-        early_stopping=early_stopping, n_iter_no_change=n_iter_no_change,
-        random_state=random_state, verbose=verbose, tol=1e-6 if solver == "lbfgs" else 1e-4)
-    y_val = splits["val"][1]
-    fit_kw = {"validation_data": (scaled["val"], y_val)} if early_stopping else {}
+    parts = split_rows(y, val_size=val_size, test_size=test_size, random_state=random_state)
+    # row positions of a Dask array are taken in order, so each chunk is read once
+    data = X.to_dask_array(lengths=True).astype(np.float64) if lazy else X
 
-    from sklearn.exceptions import ConvergenceWarning  # the `sklearn` extra
+    def take(rows: np.ndarray) -> tuple[Any, Any]:
+        if lazy:
+            rows = np.sort(rows)
+            return data[rows], y.iloc[rows]
+        return X.iloc[rows], y.iloc[rows]
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(scaled["train"], splits["train"][1], **fit_kw)
-    pipeline = Pipeline([("scaler", scaler), ("model", model)])
-    accuracy = {k: float(model.score(scaled[k], v[1])) for k, v in splits.items()}
+    splits = {k: take(i) for k, i in parts.items()}
+    settings = {"solver": solver, "C": C, "learning_rate": learning_rate,
+                "batch_size": batch_size, "class_weight": class_weight, "backend": backend,
+                "device": device, "n_iter_no_change": n_iter_no_change,
+                "random_state": random_state, "verbose": verbose,
+                "max_iter": LESSON_DEFAULTS["max_iter"] if max_iter is None else max_iter,
+                "tol": 1e-6 if solver == "lbfgs" else 1e-4}
+    pipeline, caught = _fit(splits["train"], splits.get("val"), features,
+                            early_stopping=early_stopping, **settings)
+    accuracy = {k: _score(pipeline, *v) for k, v in splits.items()}
+    extra: dict[str, Any] = {}
+    if cv is not None:
+        extra["cv"] = _cross_validate(y, take, features, cv, val_size=val_size,
+                                      early_stopping=early_stopping, random_state=random_state,
+                                      settings={**settings, "verbose": 0})
+    if refit_full:
+        model = final_estimator(pipeline)
+        count = (_kept_iteration(model.validation_curve_, model.tol) if early_stopping
+                 else model.n_iter_)
+        rows = np.concatenate([parts["train"], parts["val"]])
+        # the count was chosen on the validation split: stopping there is the point, so
+        # the refit's "did not converge" warning is dropped
+        pipeline, _ = _fit(take(rows), None, features, early_stopping=False,
+                           **{**settings, "max_iter": count})
+        extra["refit"] = {"iterations": count, "rows": len(rows), "accuracy_before": accuracy}
+        accuracy = {"train+val": _score(pipeline, *take(rows)),
+                    **({"test": _score(pipeline, *splits["test"])} if "test" in splits else {})}
+    model = final_estimator(pipeline)
     ratios = {k: {str(lab): c / len(v[1]) for lab, c in class_counts(v[1]).items()}
               for k, v in splits.items()}
-    y_test = splits["test"][1]
-    metrics = classification_metrics(y_test, to_numpy(model.predict(scaled["test"])),
-                                     model.classes_)
+    metrics = None
+    if "test" in splits:
+        X_test, y_test = splits["test"]
+        proba = np.asarray(to_numpy(_proba(pipeline, X_test)))
+        metrics = evaluation(y_test, proba, model.classes_)
+        # for the confusion matrix and the ROC/PR figures (all test rows, also on Dask)
+        extra["test_predictions"] = (np.asarray(y_test), proba)
     if lazy:  # the report and plots read the first rows of each split, in memory
         model.to("numpy")  # and the saved model predicts on any backend
         splits = {k: (pd.DataFrame(to_numpy(v[0][:REPORT_ROWS]), columns=features),
                       v[1].iloc[:REPORT_ROWS]) for k, v in splits.items()}
-        sizes = {k: len(parts[k]) for k in parts}
-    else:
-        sizes = {k: len(v[1]) for k, v in splits.items()}
+    extra.update(warnings=caught, sizes={k: len(i) for k, i in parts.items()})
     return TrainResult(
         pipeline=pipeline, splits=splits, class_ratios=ratios,
         lesson_class_weights={str(k): v for k, v in class_weights(y.iloc[parts["train"]])
                               .items()},
         accuracy=accuracy, metrics=metrics, features=features,
-        target=None if name is None else str(name),
-        extra={"warnings": [str(w.message) for w in caught], "sizes": sizes},
+        target=None if name is None else str(name), extra=extra,
     )
+
+
+def _fit(train: tuple[Any, Any], val: tuple[Any, Any] | None, features: list[str], *,
+         early_stopping: bool, **settings: Any) -> tuple[Any, list[str]]:
+    """A scaler fitted on ``train`` and the model trained on it: (Pipeline, warnings)."""
+    from sklearn.exceptions import ConvergenceWarning  # the `sklearn` extra
+    from sklearn.pipeline import Pipeline  # the `sklearn` extra; the core runs without it
+
+    scaler = _fit_scaler(train[0], features)
+    model = SoftmaxRegression(early_stopping=early_stopping, **settings)
+    fit_kw = ({"validation_data": (_scale(scaler, val[0]), val[1])}
+              if early_stopping and val is not None else {})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(_scale(scaler, train[0]), train[1], **fit_kw)
+    return Pipeline([("scaler", scaler), ("model", model)]), [str(w.message) for w in caught]
+
+
+def _score(pipeline: Any, X: Any, y: Any) -> float:
+    """Accuracy of the pipeline's model on raw rows ``X`` (lazy Dask rows are scaled
+    lazily: scikit-learn's scaler would compute them)."""
+    scaler, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    return float(model.score(_scale(scaler, X), y))
+
+
+def _proba(pipeline: Any, X: Any) -> Any:
+    scaler, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    return model.predict_proba(_scale(scaler, X))
+
+
+def _kept_iteration(val_curve: list[float], tol: float) -> int:
+    """The iteration whose weights early stopping kept: the last one that improved the
+    validation loss by more than ``tol`` (solvers.Patience's rule)."""
+    best, kept = math.inf, 1
+    for it, value in enumerate(val_curve, start=1):
+        if value < best - tol:
+            best, kept = value, it
+    return kept
+
+
+def _cross_validate(y: Any, take: Any, features: list[str], k: int, *, val_size: float,
+                    early_stopping: bool, random_state: Any, settings: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """Stratified k-fold accuracy of these settings; each fold's training rows give up
+    ``val_size`` of themselves as that fold's validation split."""
+    from sklearn.model_selection import StratifiedKFold  # the `sklearn` extra
+
+    counts = class_counts(y)
+    label, fewest = min(counts.items(), key=lambda kv: kv[1])
+    if fewest < k:
+        msg = f"`cv` = {k} folds need at least {k} rows of every class; {label!r} has {fewest}"
+        raise DataError(msg)
+    seed = int(np.random.default_rng(random_state).integers(2**31))
+    folds = StratifiedKFold(k, shuffle=True, random_state=seed)
+    scores = []
+    labels = np.asarray(y)
+    for fit_rows, held_rows in folds.split(np.zeros(len(labels)), labels):
+        inner = split_rows(labels[fit_rows], val_size=val_size, test_size=0,
+                           random_state=random_state)
+        val = take(fit_rows[inner["val"]]) if "val" in inner else None
+        pipeline, _ = _fit(take(fit_rows[inner["train"]]), val, features,
+                           early_stopping=early_stopping, **settings)
+        scores.append(_score(pipeline, *take(held_rows)))
+    return {"folds": k, "accuracy": scores, "mean": float(np.mean(scores)),
+            "std": float(np.std(scores))}
 
 
 def _is_dask_frame(X: Any) -> bool:

@@ -21,14 +21,14 @@ LAYERS = {
     "_plans": 5,
     "estimator": 6,
     "data": 7, "datasets": 7, "metrics": 7, "plotting": 7,
-    "workflow": 8,
+    "workflow": 8, "_progress": 8,
     "cli": 9,
     "__main__": 10, "__init__": 10,
 }
 #: third-party libraries the package may import inside a function (optional extras);
 #: each such import carries a comment saying why
 OPTIONAL = {"pandas", "matplotlib", "dask", "distributed", "jax", "torch", "sklearn",
-            "threadpoolctl", "array_api_strict", "cupy", "cupyx", "scipy"}
+            "threadpoolctl", "array_api_strict", "cupy", "cupyx", "scipy", "rich"}
 
 
 def _imports(path: Path) -> list[tuple[str, int, bool]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -30,16 +31,20 @@ def demo_dir(tmp_path_factory):
 
 
 def test_demo_writes_every_result(demo_dir):
-    assert sorted(p.name for p in demo_dir.iterdir()) == [
-        MARKER, "decision_boundary.png", "loss_curve.png", "metrics.json", "model.npz",
-        "preprocess.json"]
-    for png in ("decision_boundary.png", "loss_curve.png"):
+    pngs = ["confusion_matrix.png", "decision_boundary.png", "loss_curve.png", "pr_curve.png",
+            "roc_curve.png"]
+    assert sorted(p.name for p in demo_dir.iterdir()) == sorted([
+        MARKER, *pngs, "metrics.json", "model.npz", "preprocess.json"])
+    for png in pngs:
         assert (demo_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((demo_dir / "metrics.json").read_text())
-    assert metrics["accuracy"]["test"] > 0.9
-    assert set(metrics["test"]["class"]) == {"benign", "malignant"}
+    # the lesson reports test accuracy 0.98 and a benign probability of 93% for the patient
+    assert metrics["accuracy"]["test"] >= 0.96
+    assert set(metrics["test"]["classes"]) == {"benign", "malignant"}
+    assert metrics["test"]["accuracy"] == metrics["accuracy"]["test"]
+    assert sum(map(sum, metrics["test"]["confusion_matrix"]["matrix"])) == 150
     assert metrics["inference"]["prediction"] == "benign"
-    assert 0.8 < metrics["inference"]["probability"] < 1.0
+    assert abs(metrics["inference"]["probability"] - 0.93) <= 0.05
     assert not [p for p in demo_dir.parent.iterdir() if p.name.startswith(".")]
 
 
@@ -50,7 +55,8 @@ def test_demo_prints_the_lesson(tmp_path, capsys):
     assert "[SoftmaxRegression(gd)] iter    1" in out  # per-epoch lines
     assert "the probability that you have a benign tumour is" in out
     assert "weights in original units" in out
-    assert '"overall"' in out
+    assert "class         precision  recall  f1-score  support" in out
+    assert "confusion matrix (rows: true class, columns: predicted class)" in out
 
 
 def test_predict_and_evaluate(demo_dir, tmp_path, capsys):
@@ -72,10 +78,12 @@ def test_predict_and_evaluate(demo_dir, tmp_path, capsys):
 
     make_tumors(300, random_state=5).to_csv(tmp_path / "new.csv", index=False)
     code, out, _ = run(["evaluate", str(demo_dir), str(tmp_path / "new.csv"), "--target",
-                        "tumor_class"], capsys)
+                        "tumor_class", "--json", "--figures", str(tmp_path)], capsys)
     assert code == 0
     metrics = json.loads(out)
-    assert metrics["overall"]["num_samples"] == 300 and metrics["accuracy"] > 0.85
+    assert metrics["support"] == 300 and metrics["accuracy"] > 0.85
+    assert metrics["figures"] == [str(tmp_path / f"evaluate_{n}.png")
+                                  for n in ("confusion_matrix", "roc_curve", "pr_curve")]
 
 
 def test_train_on_the_lessons_data(shared_data, tmp_path, capsys):
@@ -135,6 +143,24 @@ def csvs(tmp_path):
     (["predict", "{d}/nothing"], "is not a softmaxreg model folder"),
     (["evaluate", "{d}", "{d}/good.csv", "--target", "label"], "not a softmaxreg model folder"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0.5", "--test-size", "0.5"],
+     "--val-size 0.5 and --test-size 0.5 leave no rows to train on"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "-0.1"],
+     "argument --val-size: must be a fraction from 0 up to (not including) 1, got '-0.1'"),
+    (["train", "{d}/good.csv", "--target", "label", "--test-size", "1"],
+     "argument --test-size: must be a fraction"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "1"],
+     "argument --cv: must be a number of folds, an integer >= 2, got '1'"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "3", "--test-size", "0.2"],
+     "--cv 3 scores the model by cross-validation instead of a test split"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0", "--early-stopping"],
+     "--early-stopping watches the validation split, and --val-size 0 leaves none"),
+    (["train", "{d}/good.csv", "--target", "label", "--val-size", "0", "--refit-full"],
+     "--refit-full chooses the epoch count on the validation split"),
+    (["train", "{d}/good.csv", "--target", "label", "--test-size", "0.01"],
+     "--test-size = 0.01 leaves the test split 1 of 40 rows, fewer than the 2 classes"),
+    (["train", "{d}/good.csv", "--target", "label", "--cv", "30"],
+     "--cv = 30 folds need at least 30 rows of every class; 'x' has 20"),
 ])
 def test_user_mistakes_are_one_line_and_status_2(args, message, csvs, capsys):
     if "cuda" in args:
@@ -308,12 +334,19 @@ def test_evaluate_accepts_a_test_set_of_one_class(demo_dir, tmp_path, capsys):
     df = make_tumors(200, random_state=3)
     df[df.tumor_class == "benign"].to_csv(tmp_path / "benign.csv", index=False)
     code, out, err = run(["evaluate", str(demo_dir), str(tmp_path / "benign.csv"), "--target",
-                          "tumor_class"], capsys)
+                          "tumor_class", "--json", "--figures", str(tmp_path)], capsys)
     assert code == 0, err
     metrics = json.loads(out)
-    assert list(metrics["class"]) == ["benign"]  # metrics for the classes present
-    assert metrics["class"]["benign"]["num_samples"] == (df.tumor_class == "benign").sum()
-    assert metrics["overall"]["recall"] == pytest.approx(metrics["accuracy"])
+    assert list(metrics["classes"]) == ["benign"]  # metrics for the classes present
+    assert metrics["classes"]["benign"]["support"] == (df.tumor_class == "benign").sum()
+    assert metrics["weighted avg"]["recall"] == pytest.approx(metrics["accuracy"])
+    assert metrics["confusion_matrix"]["labels"] == ["benign", "malignant"]
+    assert metrics["confusion_matrix"]["matrix"][1] == [0, 0]  # no malignant rows
+    # no ROC or precision-recall curve of one class
+    assert [Path(f).name for f in metrics["figures"]] == ["evaluate_confusion_matrix.png"]
+    code, out, err = run(["evaluate", str(demo_dir), str(tmp_path / "benign.csv"), "--target",
+                          "tumor_class", "--figures", str(tmp_path)], capsys)
+    assert code == 0 and "no ROC or precision-recall curve: the data holds one class" in out
 
 
 def test_every_row_value_is_given_once(demo_dir, capsys):
@@ -440,3 +473,181 @@ def test_info_describes_a_run_folder(csvs, capsys):
     (csvs / "m" / "preprocess.json").write_text("{}")  # an edited folder: the loader's error
     code, _, err = run(["info", str(csvs / "m")], capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "preprocess.json" in err
+
+
+def test_split_sizes_reach_the_split_and_the_model(csvs, capsys):
+    from softmaxreg.workflow import load_bundle
+
+    data = str(csvs / "good.csv")
+    code, _, err = run(["train", data, "--target", "label", "--out", str(csvs / "a"), "--quiet",
+                        "--val-size", "0.2", "--test-size", "0.1"], capsys)
+    assert code == 0, err
+    saved = json.loads((csvs / "a" / "metrics.json").read_text())
+    assert saved["sizes"] == {"train": 28, "val": 8, "test": 4}
+    assert load_bundle(csvs / "a").pipeline.steps[-1][1].early_stopping is True
+    code, text, err = run(["train", data, "--target", "label", "--out", str(csvs / "b"),
+                           "--quiet", "--val-size", "0", "--test-size", "0"], capsys)
+    assert code == 0, err
+    saved = json.loads((csvs / "b" / "metrics.json").read_text())
+    assert saved["sizes"] == {"train": 40} and saved["test"] is None
+    assert "no test split (--test-size 0)" in text
+    model = load_bundle(csvs / "b").pipeline.steps[-1][1]
+    assert model.early_stopping is False and model.validation_curve_ == []
+
+
+def test_cv_scores_held_out_folds(tmp_path, capsys):
+    """Random labels on more features than rows: the model fits its training rows, but
+    held-out folds are a coin toss, so a cross-validation that scored training rows
+    would show it."""
+    rng = np.random.default_rng(0)
+    cols = {f"f{i}": rng.normal(size=48) for i in range(60)}
+    import pandas as pd
+
+    pd.DataFrame({**cols, "y": rng.permutation(["a", "b"] * 24)}).to_csv(
+        tmp_path / "noise.csv", index=False)
+    code, text, err = run(["train", str(tmp_path / "noise.csv"), "--target", "y", "--out",
+                           str(tmp_path / "r"), "--quiet", "--cv", "3", "--val-size", "0",
+                           "--C", "1e6", "--max-iter", "500"], capsys)
+    assert code == 0, err
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    cv = saved["cv"]
+    assert cv["folds"] == 3 and len(cv["accuracy"]) == 3
+    assert cv["mean"] == pytest.approx(np.mean(cv["accuracy"]))
+    assert cv["std"] == pytest.approx(np.std(cv["accuracy"]))
+    assert saved["accuracy"]["train"] >= 0.95 and cv["mean"] < 0.8
+    assert saved["test"] is None and "test" not in saved["sizes"]
+    assert f"cross-validation, 3 stratified folds: accuracy {cv['mean']:.3f}" in text
+
+
+def test_refit_full_trains_on_train_and_val_for_the_chosen_count(tmp_path, capsys):
+    import pandas as pd
+
+    from softmaxreg.data import split_rows
+    from softmaxreg.datasets import make_tumors
+    from softmaxreg.workflow import _kept_iteration, load_bundle
+
+    df = make_tumors(400, random_state=7)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    common = ["train", str(tmp_path / "t.csv"), "--target", "tumor_class", "--quiet",
+              "--solver", "gd", "--epochs", "300", "--learning-rate", "0.5"]
+    code, _, err = run([*common, "--out", str(tmp_path / "chosen")], capsys)
+    assert code == 0, err
+    chosen = load_bundle(tmp_path / "chosen").pipeline.steps[-1][1]
+    count = _kept_iteration(chosen.validation_curve_, chosen.tol)
+    assert 1 < count < 300
+    code, text, err = run([*common, "--refit-full", "--out", str(tmp_path / "full")], capsys)
+    assert code == 0, err
+    saved = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert saved["refit"]["iterations"] == count and saved["refit"]["rows"] == 340
+    assert set(saved["accuracy"]) == {"train+val", "test"}
+    assert f"refit on train+val (340 rows) for the {count} epochs" in text
+    bundle = load_bundle(tmp_path / "full")
+    model = bundle.pipeline.steps[-1][1]
+    assert model.n_iter_ == count and model.early_stopping is False
+    parts = split_rows(df.tumor_class, random_state=1234)
+    rows = np.concatenate([parts["train"], parts["val"]])
+    features = ["leukocyte_count", "blood_pressure"]
+    np.testing.assert_allclose(bundle.pipeline.steps[0][1].mean_,
+                               df[features].iloc[rows].mean(), rtol=1e-12)
+    assert not np.allclose(bundle.pipeline.steps[0][1].mean_,
+                           df[features].iloc[parts["train"]].mean(), rtol=1e-6)
+    assert isinstance(pd.read_json(tmp_path / "full" / "metrics.json", typ="series"), pd.Series)
+
+
+def _stdin(monkeypatch, text):
+    """Standard input holding ``text`` (a text stream with a byte buffer, as sys.stdin)."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+
+def test_parquet_and_standard_input_train_without_dask(csvs, capsys, monkeypatch):
+    import pandas as pd
+
+    data = csvs / "good.csv"
+    pd.read_csv(data).to_parquet(csvs / "good.parquet")
+    code, _, err = run(["train", str(data), "--target", "label", "--out", str(csvs / "c"),
+                        "--quiet"], capsys)
+    assert code == 0, err
+    expected = json.loads((csvs / "c" / "metrics.json").read_text())["accuracy"]
+    runs = [(str(csvs / "good.parquet"), []), ("-", ["--engine", "pandas"])]
+    if importlib.util.find_spec("polars") is not None:  # each engine is compared in test_workflow
+        runs.append(("-", ["--engine", "polars"]))
+    for k, (source, engine) in enumerate(runs):
+        _stdin(monkeypatch, data.read_text())
+        code, text, err = run(["train", source, "--target", "label", "--out", str(csvs / f"p{k}"),
+                               "--quiet", *engine], capsys)
+        assert code == 0, err
+        name = "standard input" if source == "-" else source
+        assert text.startswith(f"softmaxreg train: 40 rows of {name}")
+        assert json.loads((csvs / f"p{k}" / "metrics.json").read_text())["accuracy"] == expected
+    _stdin(monkeypatch, "a,b\n1,2\n7,1\n")
+    code, text, err = run(["predict", str(csvs / "c"), "-", "--csv"], capsys)
+    assert code == 0, err
+    assert text.splitlines()[0] == "prediction,p(x),p(y)" and len(text.splitlines()) == 3
+    code, text, err = run(["evaluate", str(csvs / "c"), str(csvs / "good.parquet"), "--target",
+                           "label"], capsys)
+    assert code == 0, err
+    code, text, err = run(["predict", str(csvs / "c"), str(csvs / "good.parquet"), "--out",
+                           str(csvs / "pred.csv"), "--chunk-rows", "9"], capsys)
+    assert code == 0 and "wrote 40 predictions" in text, err
+    for argv, message in [
+        (["train", str(csvs / "good.parquet"), "--target", "label", "--backend", "dask",
+          "--engine", "pandas"], "--engine pandas reads tables into memory; with --backend dask"),
+        (["predict", str(csvs / "c"), str(data), "--out", str(csvs / "q.csv"), "--engine",
+          "pandas"], "--engine pandas reads whole tables; --out reads INPUT in chunks"),
+        (["train", str(csvs / "text.csv"), "--target", "label", "--engine", "pandas"],
+         "column 'b' must be numeric, but row 3 of"),
+    ]:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and message in err and len(err.splitlines()) == 1, err
+    _stdin(monkeypatch, "")
+    code, _, err = run(["train", "-", "--target", "label"], capsys)
+    assert code == 2 and "standard input is empty" in err
+
+
+def test_evaluate_tables_match_scikit_learn(csvs, capsys):
+    """The table and the JSON hold scikit-learn's numbers for the model's probabilities;
+    the figures land in the run folder, whole."""
+    import pandas as pd
+    from sklearn.metrics import classification_report, confusion_matrix, log_loss
+
+    from softmaxreg.workflow import load_bundle
+
+    data = csvs / "good.csv"
+    assert run(["train", str(data), "--target", "label", "--out", str(csvs / "m"), "--quiet"],
+               capsys)[0] == 0
+    df = pd.read_csv(data)
+    proba = load_bundle(csvs / "m").pipeline.predict_proba(df[["a", "b"]])
+    pred = np.array(["x", "y"])[proba.argmax(axis=1)]
+    report = classification_report(df.label, pred, output_dict=True)
+    code, out, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label", "--json"],
+                         capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    for label in ("x", "y"):
+        for key in ("precision", "recall", "f1-score", "support"):
+            assert got["classes"][label][key] == pytest.approx(report[label][key])
+    assert got["weighted avg"]["f1-score"] == pytest.approx(report["weighted avg"]["f1-score"])
+    assert got["accuracy"] == pytest.approx(report["accuracy"])
+    assert got["log_loss"] == pytest.approx(log_loss(df.label, proba))
+    assert got["confusion_matrix"]["matrix"] == confusion_matrix(df.label, pred).tolist()
+    for name in ("confusion_matrix", "roc_curve", "pr_curve"):
+        assert (csvs / "m" / f"evaluate_{name}.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(["evaluate", str(csvs / "m"), str(data), "--target", "label"], capsys)
+    x = report["x"]
+    assert (f"x                {x['precision']:.4f}  {x['recall']:.4f}    {x['f1-score']:.4f}"
+            in out)
+    assert f"accuracy {report['accuracy']:.4f}  log loss {log_loss(df.label, proba):.4f}" in out
+    code, _, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label",
+                        "--figures", str(csvs / "no" / "plots")], capsys)
+    assert code == 2 and "--figures" in err and not (csvs / "no").exists()
+    code, _, err = run(["evaluate", str(csvs / "m"), str(data), "--target", "label",
+                        "--figures", str(csvs / "plots")], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (csvs / "plots").iterdir()) == [
+        "evaluate_confusion_matrix.png", "evaluate_pr_curve.png", "evaluate_roc_curve.png"]
+    for command in ("demo", "train", "predict", "evaluate", "info"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "examples:\n  softmaxreg " + command in capsys.readouterr().out

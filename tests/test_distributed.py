@@ -192,9 +192,10 @@ def test_cli_trains_on_parquet_files(client, tmp_path, capsys):
     text = capsys.readouterr()
     assert code == 0, text.err
     assert "on Dask (3 chunks)" in text.out
-    assert sorted(p.name for p in out.iterdir()) == [".softmaxreg", "loss_curve.png",
-                                                     "metrics.json", "model.npz",
-                                                     "preprocess.json"]
+    # four classes: a confusion matrix, no ROC or precision-recall curve
+    assert sorted(p.name for p in out.iterdir()) == [".softmaxreg", "confusion_matrix.png",
+                                                     "loss_curve.png", "metrics.json",
+                                                     "model.npz", "preprocess.json"]
     code = main(["predict", str(out), "--row", "a=0", "b=0", "c=0", "--json"])
     assert code == 0
     code = main(["train", str(folder / "*.parquet"), "--target", "lable", "--backend", "dask"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -16,6 +17,13 @@ from softmaxreg.cli import main as cli
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment for a subprocess that imports softmaxreg from this checkout, also
+    where an editable install of another checkout comes first on the path."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
 
 
 def blocks(path: Path, lang: str) -> list[str]:
@@ -34,7 +42,7 @@ def test_python_examples_run(page, tmp_path):
     script = tmp_path / f"{page.stem}_example.py"
     script.write_text("\n\n".join(code))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env=checkout_env())
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -47,10 +55,15 @@ def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
             cmd = shlex.split(line.split("  #")[0])
             if not cmd:
                 continue
-            if cmd[0] == "softmaxreg":
+            if cmd[0] == "softmaxreg" and "<" in cmd:  # `softmaxreg ... < FILE`: FILE on stdin
+                with open(cmd[cmd.index("<") + 1]) as stdin, monkeypatch.context() as m:
+                    m.setattr(sys, "stdin", stdin)
+                    assert cli(cmd[1:cmd.index("<")]) == expect, line
+            elif cmd[0] == "softmaxreg":
                 assert cli(cmd[1:]) == expect, line
             elif cmd[:2] == ["python", "-c"]:
-                subprocess.run([sys.executable, "-c", cmd[2]], check=True, timeout=60)
+                subprocess.run([sys.executable, "-c", cmd[2]], check=True, timeout=60,
+                               env=checkout_env())
             else:
                 pytest.fail(f"docs/cli.md runs an unknown command: {line}")
     out = capsys.readouterr().out
@@ -59,7 +72,8 @@ def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
 
 def test_figures_script(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "docs" / "make_figures.py"), "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+                           str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          env=checkout_env())
     assert done.returncode == 0, done.stderr
     for name in ("decision_boundary.png", "loss_curve.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
@@ -74,7 +88,7 @@ def test_site_builds_strictly(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
                            str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "math" / "index.html").exists()
     api = (tmp_path / "site" / "api" / "index.html").read_text()

@@ -18,28 +18,63 @@ from softmaxreg.data import (
     class_counts,
     class_weights,
     load_csv,
+    load_table,
+    read_chunks,
+    read_table,
+    split_rows,
     train_val_test_split,
 )
-from softmaxreg.datasets import make_spirals, make_tumors
-from softmaxreg.metrics import classification_metrics
+from softmaxreg.datasets import TUMOR_COMPONENTS, TUMOR_STATS, make_spirals, make_tumors
+from softmaxreg.metrics import classification_metrics, evaluation
 from softmaxreg.plotting import plot_decision_boundary, plot_loss_curve
 from softmaxreg.workflow import MARKER, load_bundle, output_folder, save_bundle, train_model
 
 FEATURES = ["leukocyte_count", "blood_pressure"]
 
 
-def test_make_tumors_is_shaped_like_the_lesson():
-    df = make_tumors(4000, random_state=0)
+def test_make_tumors_has_the_lessons_statistics():
+    df = make_tumors(200_000, random_state=0)
     assert list(df.columns) == [*FEATURES, "tumor_class"]
-    share = (df.tumor_class == "benign").mean()
-    assert 0.37 < share < 0.41
-    means = df.groupby("tumor_class")[FEATURES].mean()
-    np.testing.assert_allclose(means.loc["benign"], [17.7, 14.73], atol=0.15)
-    np.testing.assert_allclose(means.loc["malignant"], [13.2, 15.74], atol=0.15)
+    assert (df.tumor_class == "benign").sum() == 77_800  # 389 of every 1000, as in the lesson
+    for label, stats in TUMOR_STATS.items():
+        rows = df.loc[df.tumor_class == label, FEATURES].to_numpy()
+        # standard errors at ~100k rows: 0.006 for a mean, 0.02 for a variance
+        np.testing.assert_allclose(rows.mean(axis=0), stats["mean"], atol=0.03)
+        np.testing.assert_allclose(np.cov(rows.T), stats["cov"], atol=0.08)
+    pd.testing.assert_frame_equal(make_tumors(50, random_state=3), make_tumors(50, random_state=3))
+
+
+def test_tumor_components_carry_the_class_statistics():
+    """Each class's two Gaussians have, together, the class's mean and covariance."""
+    for label, components in TUMOR_COMPONENTS.items():
+        w = np.array([c[0] for c in components])
+        means = np.array([c[1] for c in components])
+        covs = np.array([c[2] for c in components])
+        assert w.sum() == pytest.approx(1.0, abs=1e-3)
+        mean = w @ means
+        cov = np.einsum("k,kij->ij", w, covs + np.einsum("ki,kj->kij", means, means)) \
+            - np.outer(mean, mean)
+        np.testing.assert_allclose(mean, TUMOR_STATS[label]["mean"], atol=2e-3)
+        # EM matches the covariance with ddof=0, the constants use ddof=1: 1/389 apart
+        np.testing.assert_allclose(cov, TUMOR_STATS[label]["cov"], rtol=4e-3, atol=2e-3)
+        for c in covs:
+            np.linalg.cholesky(c)  # positive definite after rounding
+
+
+def test_tumor_statistics_come_from_the_lessons_file(shared_data):
+    df = pd.read_csv(shared_data / "tumors.csv")
+    for label, stats in TUMOR_STATS.items():
+        rows = df.loc[df.tumor_class == label, FEATURES].to_numpy()
+        assert len(rows) == stats["rows"]
+        np.testing.assert_allclose(rows.mean(axis=0), stats["mean"], atol=1e-4)
+        np.testing.assert_allclose(np.cov(rows.T), stats["cov"], atol=1e-4)
+
+
+def test_a_linear_model_on_the_demo_data_is_good_not_perfect():
+    df = make_tumors(4000, random_state=0)
     X = StandardScaler().fit_transform(df[FEATURES])
     acc = SoftmaxRegression().fit(X, df.tumor_class).score(X, df.tumor_class)
-    assert 0.91 < acc < 0.98  # overlapping: a linear model is good, not perfect
-    pd.testing.assert_frame_equal(make_tumors(50, random_state=3), make_tumors(50, random_state=3))
+    assert 0.95 < acc < 0.99  # the lesson's file gives 0.98-0.99; one Gaussian per class 0.93
 
 
 def test_make_spirals_defeats_a_linear_model():
@@ -68,6 +103,50 @@ def test_split_is_stratified_70_15_15():
         train_val_test_split(df[FEATURES], df.tumor_class, val_size=0.2, test_size=0.2)
 
 
+def test_split_rows_sizes_zero_parts_and_mistakes():
+    y = np.array(["a"] * 30 + ["b"] * 70)
+    parts = split_rows(y, val_size=0.2, test_size=0.1, random_state=0)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 70, "val": 20, "test": 10}
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(100))
+    for part in parts.values():
+        assert (y[part] == "a").mean() == pytest.approx(0.3, abs=0.05)
+    assert list(split_rows(y, val_size=0, test_size=0.2, random_state=0)) == ["train", "test"]
+    assert list(split_rows(y, val_size=0.2, test_size=0, random_state=0)) == ["train", "val"]
+    assert len(split_rows(y, val_size=0, test_size=0)["train"]) == 100
+    # the default sizes pick the rows train_val_test_split picks
+    X_tr = train_val_test_split(pd.DataFrame({"x": range(100)}), pd.Series(y),
+                                random_state=3)[0]
+    assert list(X_tr.index) == list(split_rows(y, random_state=3)["train"])
+    for kwargs, message in [
+        ({"val_size": -0.1}, r"`val_size` must be a fraction from 0 \(included\) to 1 "
+                             r"\(excluded\), got -0.1"),
+        ({"test_size": 1.0}, r"`test_size` must be a fraction .* got 1.0"),
+        ({"val_size": 0.6, "test_size": 0.4}, r"`val_size` \+ `test_size` must stay below 1"),
+        ({"val_size": 0.01, "test_size": 0}, r"`val_size` = 0.01 leaves the val split 1 of "
+                                             r"100 rows, fewer than the 2 classes"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            split_rows(y, **kwargs)
+    with pytest.raises(DataError, match=r"class 'a' has only 1 row"):
+        split_rows(["a"] + ["b"] * 20)
+    rare = ["a"] * 4 + ["b"] * 96  # 4 rows of 'a': the held-out 20% gets one
+    with pytest.raises(DataError, match=r"hold out 1 row of class 'a', too few to share"):
+        split_rows(rare, val_size=0.1, test_size=0.1, random_state=0)
+
+
+def test_train_model_refuses_settings_that_do_not_fit_together():
+    df = make_tumors(100, random_state=0)
+    X, y = df[FEATURES], df.tumor_class
+    for kwargs, message in [
+        ({"val_size": 0, "early_stopping": True}, r"`early_stopping` watches the validation"),
+        ({"cv": 3}, r"`cv` scores the model instead of a test split: set `test_size` to 0"),
+        ({"cv": 1, "test_size": 0}, r"`cv` must be an integer >= 2"),
+        ({"val_size": 0, "refit_full": True}, r"`refit_full` refits on train\+val"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            train_model(X, y, solver="lbfgs", **kwargs)
+
+
 def test_class_counts_and_weights():
     y = ["a", "b", "b", "b"]
     assert class_counts(y) == {"a": 1, "b": 3}
@@ -89,6 +168,76 @@ def test_load_csv(tmp_path, shared_data):
         load_csv(bad, "y", ["a", "y"])
 
 
+@pytest.fixture
+def tables(tmp_path):
+    """The same table as CSV and Parquet, with a text label and a float and an int column."""
+    df = make_tumors(60, random_state=4).assign(visits=np.arange(60) % 7)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet")
+    return tmp_path, df
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", None])
+@pytest.mark.parametrize("name", ["t.csv", "t.parquet"])
+def test_every_engine_reads_the_same_table(tables, name, engine):
+    if engine == "polars":
+        pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    folder, df = tables
+    X, y = load_table(folder / name, "tumor_class", engine=engine)
+    pd.testing.assert_frame_equal(X, df[[*FEATURES, "visits"]].astype(np.float64))
+    assert y.tolist() == df.tumor_class.tolist()
+
+
+def test_read_table_falls_back_to_polars_without_pyarrow(tables, monkeypatch):
+    pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    import softmaxreg.data as data_module
+
+    folder, df = tables
+    calls = []
+    real_read_polars = data_module._read_polars
+    monkeypatch.setattr(data_module, "_has", lambda module: module != "pyarrow")
+    monkeypatch.setattr(data_module, "_read_polars",
+                        lambda *a, **k: calls.append(a) or real_read_polars(*a, **k))
+    assert data_module.table_engine(None, parquet=True) == "polars"
+    assert data_module.table_engine(None, parquet=False) == "pandas"
+    got = data_module.read_table(folder / "t.parquet")
+    assert len(calls) == 1 and got.shape == df.shape
+    monkeypatch.setattr(data_module, "_has", lambda module: False)
+    with pytest.raises(ImportError, match=r"reading Parquet needs pyarrow or polars: install "
+                                          r"one with `pip install 'softmaxreg\[workflow\]'`"):
+        data_module.table_engine(None, parquet=True)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_table_mistakes_name_the_file_and_row(tmp_path, engine):
+    if engine == "polars":
+        pytest.importorskip("polars", reason="polars is optional (the `polars` extra)")
+    late = tmp_path / "late.csv"
+    late.write_text("a,y\n" + "".join(f"{i},p\n" for i in range(200)) + "oops,q\n")
+    with pytest.raises(DataError, match=r"column 'a' must be numeric, but row 202 of "
+                                        r"'.*late.csv' holds 'oops'"):
+        load_table(late, "y", engine=engine)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"'.*empty.csv' is empty"):
+        read_table(tmp_path / "empty.csv", engine=engine)
+    (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"'.*fake.parquet' is not a readable Parquet file"):
+        read_table(tmp_path / "fake.parquet", engine=engine)
+    with pytest.raises(DataError, match=r"no such file: '.*nothing.csv'"):
+        read_table(tmp_path / "nothing.csv", engine=engine)
+    with pytest.raises(ValueError, match=r"`engine` must be one of pandas, polars, got 'spark'"):
+        read_table(late, engine="spark")
+
+
+def test_read_chunks_count_rows_from_the_top(tables):
+    folder, df = tables
+    for name in ("t.csv", "t.parquet"):
+        chunks = list(read_chunks(folder / name, 25))
+        assert [len(c) for c in chunks] == [25, 25, 10]
+        assert [c.index[0] for c in chunks] == [0, 25, 50]
+        assert pd.concat(chunks).tumor_class.tolist() == df.tumor_class.tolist()
+
+
 def test_metrics_match_sklearn_report():
     from sklearn.metrics import classification_report
 
@@ -105,6 +254,22 @@ def test_metrics_match_sklearn_report():
     assert m["accuracy"] == pytest.approx(rep["accuracy"])
     with pytest.raises(ValueError, match=r"`y_true` has shape \(2,\) but `y_pred`"):
         classification_metrics(["a", "b"], ["a"], ["a", "b"])
+
+
+def test_evaluation_of_one_class_and_wrong_shapes():
+    from sklearn.metrics import log_loss
+
+    proba = np.array([[0.8, 0.1, 0.1], [0.3, 0.6, 0.1]])
+    ev = evaluation(np.array([1, 1]), proba, classes=[1, 2, 3])
+    assert list(ev["classes"]) == ["1"] and ev["classes"]["1"]["support"] == 2
+    assert ev["accuracy"] == 0.5 and ev["support"] == 2
+    assert ev["confusion_matrix"] == {"labels": ["1", "2", "3"],
+                                      "matrix": [[1, 1, 0], [0, 0, 0], [0, 0, 0]]}
+    assert ev["log_loss"] == pytest.approx(log_loss([1, 1], proba, labels=[1, 2, 3]))
+    with pytest.raises(ValueError, match=r"`proba` must have one column per class \(2\)"):
+        evaluation([1, 2], proba, classes=[1, 2])
+    with pytest.raises(ValueError, match=r"`y_true` has shape \(3,\) but `proba`"):
+        evaluation([1, 2, 3], proba, classes=[1, 2, 3])
 
 
 def test_unscaled_coefficients_equal_a_model_trained_on_raw_data():
@@ -127,7 +292,7 @@ def test_train_model_and_bundle_round_trip(tmp_path):
     df = make_tumors(1000, random_state=0)
     result = train_model(df[FEATURES], df.tumor_class, solver="lbfgs", random_state=0)
     assert result.accuracy["test"] > 0.9
-    assert result.metrics["overall"]["num_samples"] == 150
+    assert result.metrics["support"] == 150
     save_bundle(tmp_path, result.pipeline, target="tumor_class")
     bundle = load_bundle(tmp_path)
     assert bundle.features == FEATURES and bundle.target == "tumor_class"
