@@ -29,6 +29,19 @@ CPU_SHAPES = [(10_000, 32, 4), (200_000, 100, 10)]
 GPU_SHAPES = [(1_000_000, 256, 10), (1_000_000, 256, 100)]
 
 
+def full_size(config: pytest.Config) -> bool:
+    """Whether timings are taken (``--benchmark-enable``): the suite's own run (timing
+    disabled) only checks each benchmark still works and still gets the right answer, on
+    a smaller problem, so the test command stays quick."""
+    return bool(config.getoption("benchmark_enable", False)) or not config.getoption(
+        "benchmark_disable", False)
+
+
+def sized(config: pytest.Config, shape: tuple[int, ...], rows: int) -> tuple[int, ...]:
+    """``shape`` when timing, else the same problem with ``rows`` rows."""
+    return shape if full_size(config) else (rows, *shape[1:])
+
+
 def has_gpu() -> bool:
     names = backends.available()
     return "torch:cuda" in names or "cupy" in names

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _common import problem, require, sync
+from _common import problem, require, sized, sync
 
 import softmaxreg as sr
 from softmaxreg import SoftmaxRegression, backends
@@ -83,16 +83,16 @@ def _torch_lbfgs(device, X, y):
 
 
 @pytest.fixture(scope="module")
-def optimum():
+def optimum(request):
     """The objective's minimum, from a float64 fit run far past tol=1e-6."""
-    X, y, _, _ = problem(*SHAPE)
+    X, y, _, _ = problem(*sized(request.config, SHAPE, 20_000))
     m = SoftmaxRegression(tol=1e-10, max_iter=2000, dtype="float64").fit(X, y)
     return objective(X, y, m.coef_.T, m.intercept_)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_fit(benchmark, backend, optimum):
-    X, y, _, _ = problem(*SHAPE)
+def test_fit(benchmark, backend, optimum, request):
+    X, y, _, _ = problem(*sized(request.config, SHAPE, 20_000))
     if backend == "sklearn":
         fit = _sklearn(X, y)
     elif backend.endswith("-lbfgs"):

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _common import require
+from _common import require, sized
 
 from softmaxreg import SoftmaxRegression, backends
 
@@ -21,10 +21,11 @@ EPOCHS = 3
 LAYOUTS = ["numpy-C", "numpy-F", "pandas", "torch-noncontiguous"]
 
 
-def _data():
+def _data(config):
+    n, d, C = sized(config, SHAPE, 10_000)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal(SHAPE[:2])
-    y = rng.integers(0, SHAPE[2], SHAPE[0])
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, C, n)
     return X, y
 
 
@@ -36,14 +37,14 @@ def _fit(X, y):
 
 
 @pytest.fixture(scope="module")
-def reference():
-    X, y = _data()
+def reference(request):
+    X, y = _data(request.config)
     return backends.to_numpy(_fit(X, y).coef_)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_minibatch_epochs(benchmark, layout, reference):
-    X, y = _data()
+def test_minibatch_epochs(benchmark, layout, reference, request):
+    X, y = _data(request.config)
     if layout == "numpy-F":
         X = np.asfortranarray(X)
     elif layout == "pandas":

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _common import require, sync
+from _common import full_size, require, sync
 
 import softmaxreg as sr
 from softmaxreg import SoftmaxRegression, backends
@@ -37,11 +37,6 @@ C_TEXT = 10.0
 # every entry reaches scikit-learn's objective, and are timed that way
 SKLEARN_TOL, OUR_TOL = 1e-6, 1e-7
 BACKENDS = ["numpy", "torch", "torch:cuda", "cupy", "sklearn"]
-
-
-def _full_size(config: pytest.Config) -> bool:
-    return bool(config.getoption("benchmark_enable", False)) or not config.getoption(
-        "benchmark_disable", False)
 
 
 @functools.cache
@@ -81,7 +76,7 @@ def objective(X, codes, W, b) -> float:
 def text(request):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    docs, labels = docstrings(400 if _full_size(request.config) else 12)
+    docs, labels = docstrings(400 if full_size(request.config) else 12)
     X = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, min_df=2).fit_transform(docs)
     classes, codes = np.unique(labels, return_inverse=True)
     assert len(classes) >= 3, f"too few packages installed for a text problem: {classes}"
@@ -161,7 +156,7 @@ def _peak_extra(fn) -> int:
 
 
 def test_hashed_tfidf_memory(benchmark, request):
-    n, d, C = (50_000, 2**18, 10) if _full_size(request.config) else (2_000, 2**14, 10)
+    n, d, C = (50_000, 2**18, 10) if full_size(request.config) else (2_000, 2**14, 10)
     X, y = hashed_tfidf(n, d, C)
     storage = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     temporaries = (n + d) * C * X.dtype.itemsize  # one (n, C) and one (d, C) array
