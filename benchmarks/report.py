@@ -148,6 +148,40 @@ def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _grid(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """One row per grid shape: each bar's ratio of medians, and whether it is met."""
+    def ratio(rows: dict[str, Any], a: str, b: str) -> float | None:
+        if a in rows and b in rows:
+            return rows[a]["stats"]["median"] / rows[b]["stats"]["median"]
+        return None
+
+    bars = [("numpy", "torch-native", "NumPy / torch autograd", 1 / 1.5),
+            ("torch", "torch-native", "torch (ours) / torch autograd", 1.0),
+            ("jax-jit", "jax-grad-jit", "JAX jit (ours) / jax.grad+jit", 1.0),
+            ("numpy", "numpy-matmuls", "NumPy / its two GEMMs", 1.3)]
+    lines = ["| shape (n, d, C) | " + " | ".join(f"{t} (<= {lim:.2f})" for *_, t, lim in bars)
+             + " |", "|---" * (len(bars) + 1) + "|"]
+    met = total = 0
+    for group, rows in by_group.items():
+        if not group.startswith("grid"):
+            continue
+        cells = []
+        for a, b, _, limit in bars:
+            r = ratio(rows, a, b)
+            if r is None:
+                cells.append("-")
+                continue
+            total += 1
+            met += r <= limit
+            cells.append(f"{r:.2f} {'met' if r <= limit else 'not met'}")
+        lines.append(f"| {group.removeprefix('grid ')} | " + " | ".join(cells) + " |")
+    if not total:
+        return []
+    return ["### Shape grid: ratios of medians per shape", "",
+            f"{met} of {total} bars met. A ratio below 1 means softmaxreg is faster.", "",
+            *lines, ""]
+
+
 def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
     runs = _load(paths)
     md = ["# Benchmarks", "",
@@ -176,6 +210,7 @@ def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
         if bars:
             md += ["### Performance bars", "", "| bar | target | measured | |",
                    "| --- | --- | --- | --- |", *bars, ""]
+        md += _grid(by_group)
         for group, rows in by_group.items():
             peer = _peer(group, set(rows))
             md += [f"### {group}", ""]
