@@ -454,8 +454,11 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
             for k in sizes]
     say("split sizes and class ratios")
     say(_fmt_table(["split", "rows", *classes], rows))
-    say("\nclass weights (the lesson's 1/count): "
-          + ", ".join(f"{k} {v:.5f}" for k, v in result.lesson_class_weights.items()))
+    if final_estimator(result.pipeline).class_weight is not None:
+        say("\nclass weights (the lesson's 1/count): "
+              + ", ".join(f"{k} {v:.5f}" for k, v in result.lesson_class_weights.items()))
+    else:
+        say("\nclass weights: none (--class-weight none)")
     acc = result.accuracy
     refit = result.extra.get("refit")
     say("\naccuracy  " + "  ".join(f"{k} {v:.3f}"
@@ -625,7 +628,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     _check_splits(args)
+    _check_backend(args.backend, args.device)  # before the data is read, not after
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
+    if features is not None:
+        repeated = sorted({f for f in features if features.count(f) > 1})
+        if repeated:
+            raise UsageError(f"--features names {repeated[0]!r} more than once; name each "
+                             f"column once")
     inputs = [] if args.data == STDIN else [args.data]
     name = "standard input" if args.data == STDIN else args.data
     on_dask = args.backend is not None and args.backend.partition(":")[0] == "dask"
@@ -734,6 +743,9 @@ def _predict_file(args: argparse.Namespace, bundle: Any) -> int:
         raise UsageError(f"--out {args.out!r}: give a .csv or .parquet file name")
     if out.exists() and not args.force:
         raise UsageError(f"--out {args.out!r} exists; add --force to replace it")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"cannot write to {args.out!r}: folder {str(out.parent)!r} does not "
+                         f"exist; create it first")
     if args.engine is not None:
         raise UsageError(f"--engine {args.engine} reads whole tables; --out reads INPUT in "
                          f"chunks (pandas for CSV, pyarrow for Parquet): drop --engine")

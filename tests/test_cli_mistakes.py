@@ -104,6 +104,10 @@ MISTAKES = [
     case("dask-device", [*TRAIN, "--backend", "dask", "--device", "cuda", "--out", "r"],
          "--device 'cuda' needs --backend"),
     case("seed-negative", [*TRAIN, "--seed", "-1", "--out", "r"], "argument --seed"),
+    case("features-twice", [*TRAIN, "--features", "leukocyte_count,leukocyte_count",
+                            "--out", "r"], "--features names 'leukocyte_count' more than once"),
+    case("predict-out-no-folder", ["predict", "model", "data/tumors.csv", "--out",
+                                   "nowhere/pred.csv"], "folder 'nowhere' does not exist"),
     case("row-twice", ["predict", "model", "--row", "leukocyte_count=13", "--row",
                        "blood_pressure=12"], "--row given twice"),
     case("row-name-twice", ["predict", "model", "--row", "leukocyte_count=13",
@@ -179,3 +183,24 @@ def test_mistake_is_one_line_status_2_and_changes_nothing(argv, message, templat
     assert len(lines) == 1 and lines[0].startswith("softmaxreg: error: "), err
     assert message in lines[0]
     assert _snapshot(root) == before
+
+
+def test_backend_and_device_are_refused_before_the_data_is_read(template, tmp_path,
+                                                                monkeypatch, capsys):
+    """An unusable --device is refused before loading starts (not after a long read)."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(template / "proj")
+    code = main(["train", "data/tumors.csv", "--target", "tumor_class", "--backend", "torch",
+                 "--device", "foo", "--out", str(tmp_path / "r")])
+    out, err = capsys.readouterr()
+    assert code == 2 and "--device 'foo' is not usable" in err
+    assert "loading" not in out and "loading" not in err
+
+
+def test_no_class_weights_are_reported_without_them(template, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(template / "proj")
+    code = main(["train", "data/tumors.csv", "--target", "tumor_class", "--class-weight",
+                 "none", "--max-iter", "3", "--out", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "class weights: none" in out and "1/count" not in out
