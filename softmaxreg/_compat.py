@@ -100,6 +100,11 @@ def array_namespace(*named: tuple[str, Any]) -> Any:
     if not arrays:
         msg = "no array arguments given: pass at least one array"
         raise TypeError(msg)
+    for name, a in arrays:
+        if not (is_array(a) or is_sparse(a)):
+            msg = (f"`{name}` of type {type(a).__name__} is not a supported array (NumPy, "
+                   f"torch, JAX, CuPy, Dask...): convert it first, e.g. numpy.asarray({name})")
+            raise TypeError(msg)
     first_name, first = arrays[0]
     _refuse_a_mix(arrays, library_name, TypeError, lambda a, lib_a, b, lib_b: (
         f"`{a}` is a {lib_a} array but `{b}` is a {lib_b} array; put all arrays on one "

@@ -501,6 +501,9 @@ def test_threaded_path_survives_fork():
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: sr.logsumexp([1.0, 2.0]), r"^`Z` of type list is not a supported array"),
+    (lambda: sr.loss_and_grad([[0.0, 1.0]], np.array([0]), np.zeros((2, 2)), np.zeros(2)),
+     r"^`X` of type list is not a supported array .*: convert it first, e.g. "
+     r"numpy.asarray\(X\)"),
     (lambda: sr.logsumexp(np.array([1, 2])),
      r"^`Z` must have a real floating dtype \(float32 or float64\), got int64$"),
     (lambda: sr.one_hot([0, 1], 2), r"^`y` of type list is not a supported array"),
