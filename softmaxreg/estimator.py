@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp  # a dependency of scikit-learn, which this module needs anyway
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import backends, optim
+from . import backends
 from . import solvers as S
 from ._compat import array_namespace, dtype_name, is_lazy, without_grad
 from ._compat import device as aac_device
@@ -66,9 +67,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     Minimises scikit-learn's objective for ``LogisticRegression``::
 
-        (1 / sum(s)) * sum_i s_i * CE_i  +  ||W||^2 / (2 * C * sum(s))
+        (1 / S) * sum_i s_i * CE_i
+            + ((1 - l1_ratio) / 2 * ||W||^2 + l1_ratio * ||W||_1) / (C * S)
 
-        s_i = sample_weight[i] * class_weight[y_i]
+        s_i = sample_weight[i] * class_weight[y_i],   S = sum_i s_i
 
     always in its multinomial form (two classes give two columns of
     probabilities). The intercept is not penalised.
@@ -78,6 +80,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     C : float, default=1.0
         Inverse regularisation strength, as in scikit-learn; ``float("inf")``
         for no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing, scikit-learn's (>= 1.8) parametrisation: 0 is L2,
+        1 is L1, in between elastic-net. With ``l1_ratio > 0``, ``"lbfgs"``
+        runs OWL-QN and the first-order solvers take a proximal
+        (soft-thresholding) step; coefficients the optimum sets to zero are
+        exactly zero.
     fit_intercept : bool, default=True
     class_weight : None, "balanced" or dict label -> weight
         ``"balanced"`` is ``sum(s) / (n_classes * weighted count of the class)``,
@@ -93,8 +101,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default=100
         Iterations (``"lbfgs"``) or epochs (the others).
     tol : float, default=1e-4
-        ``"lbfgs"`` stops when ``max|gradient| <= tol`` (scikit-learn's test),
-        or when an iteration improves the objective by less than 64 machine
+        ``"lbfgs"`` stops when ``max|gradient| <= tol`` (scikit-learn's test;
+        with ``l1_ratio > 0`` the pseudo-gradient, zero at the optimum), or
+        when an iteration improves the objective by less than 64 machine
         epsilons relative to its size. The first-order solvers stop when the
         epoch loss has not improved by ``tol`` for ``n_iter_no_change`` epochs.
     early_stopping : bool, default=False
@@ -123,6 +132,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : array of shape (n_classes, n_features), in the model's backend
+        (a ``scipy.sparse`` CSR matrix after :meth:`sparsify`)
     intercept_ : array of shape (n_classes,)
     n_iter_ : int
     n_features_in_ : int
@@ -145,7 +155,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     (array([0, 0]), (1, 3))
     """
 
-    def __init__(self, *, C: float = 1.0, fit_intercept: bool = True, class_weight: Any = None,
+    def __init__(self, *, C: float = 1.0, l1_ratio: float = 0.0, fit_intercept: bool = True,
+                 class_weight: Any = None,
                  solver: str = "lbfgs", learning_rate: float = 0.1,
                  batch_size: int | None = None, max_iter: int = 100, tol: float = 1e-4,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
@@ -153,6 +164,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                  dtype: str | None = None, random_state: Any = None, warm_start: bool = False,
                  verbose: int = 0):
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
@@ -211,8 +223,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             X, y_enc, w, val = self._split_validation(data, rng)
 
         sw_sum = data.w_sum if val is None else sum_of_weights(w, X.shape[0])
-        l2 = 0.0 if math.isinf(self.C) else 1.0 / (self.C * sw_sum)
-        obj = plan.objective(X, y_enc, w, l2=l2, n_classes=n_classes,
+        l2, l1 = self._penalties(sw_sum)
+        obj = plan.objective(X, y_enc, w, l2=l2, l1=l1, n_classes=n_classes,
                              fit_intercept=bool(self.fit_intercept))
         theta = self._initial_theta(obj, classes, plan, X)
         progress = S.Progress(self.verbose, f"SoftmaxRegression({self.solver})")
@@ -223,21 +235,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
             early = S.EarlyStopper(val_loss, self.n_iter_no_change, self.tol)
 
-        if self.solver == "lbfgs":
-            result = S.lbfgs(obj, theta, max_iter=self.max_iter, tol=self.tol,
-                             progress=progress, early=early)
-        elif self.solver == "gd":
-            result = S.gradient_descent(obj, theta, learning_rate=self.learning_rate,
-                                        max_iter=self.max_iter, tol=self.tol,
-                                        n_iter_no_change=self.n_iter_no_change,
-                                        progress=progress, early=early)
-        else:
-            opt = (optim.sgd(self.learning_rate) if self.solver == "sgd"
-                   else optim.adam(self.learning_rate))
-            result = S.minibatch(obj, theta, optimizer=opt, batch_size=self.batch_size,
-                                 max_iter=self.max_iter, tol=self.tol,
-                                 n_iter_no_change=self.n_iter_no_change, rng=rng,
-                                 progress=progress, early=early)
+        result = S.solve(obj, theta, solver=self.solver, learning_rate=self.learning_rate,
+                         batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
+                         n_iter_no_change=self.n_iter_no_change, rng=rng, progress=progress,
+                         early=early)
         if early is not None and early.best_theta is not None:
             result.theta = early.best_theta
         S.warn_if_not_converged(result, self.solver, self.max_iter)
@@ -264,10 +265,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.coef_, self.intercept_ = W.T, b
         self.backend_, self.device_ = backend, device
 
+    def _penalties(self, weight_sum: float) -> tuple[float, float]:
+        """``(l2, l1)`` strengths: ``(1 - l1_ratio) / (C S)`` and ``l1_ratio / (C S)``,
+        ``S`` the sum of the row weights (scikit-learn's scaling; none at ``C=inf``)."""
+        if math.isinf(self.C):
+            return 0.0, 0.0
+        scale = 1.0 / (self.C * weight_sum)
+        ratio = float(self.l1_ratio)
+        return (1.0 - ratio) * scale, ratio * scale
+
     def _check_params(self) -> None:
         """Every constructor parameter, by type and range, before anything is changed."""
         check_choice("solver", self.solver, SOLVERS)
         check_number("C", self.C, lo=0.0, allow_inf=True)
+        check_number("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0, open_lo=False, closed_hi=True)
         for name in ("fit_intercept", "early_stopping", "warm_start"):
             check_bool(name, getattr(self, name))
         check_number("learning_rate", self.learning_rate, lo=0.0)
@@ -532,6 +543,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(msg)
         return float((hits * sw).sum() / sw.sum())
 
+    # ------------------------------------------------------------------ sparse coef_
+
+    def sparsify(self) -> SoftmaxRegression:
+        """Store ``coef_`` as a ``scipy.sparse`` CSR matrix, as scikit-learn's linear
+        classifiers do; predictions do not change.
+
+        Worth it when most coefficients are zero (an L1 fit, ``l1_ratio > 0``).
+        The matrix is on the host whatever the model's backend; the model keeps
+        computing with its dense weights on its backend. :meth:`densify` undoes it.
+        """
+        check_is_fitted(self)
+        self.coef_ = sp.csr_matrix(backends.to_numpy(self._W).T)
+        return self
+
+    def densify(self) -> SoftmaxRegression:
+        """Store ``coef_`` as a dense array in the model's backend again (the default)."""
+        check_is_fitted(self)
+        self.coef_ = self._W.T
+        return self
+
     # ------------------------------------------------------------------ moving, saving
 
     def to(self, backend: str, device: Any = None) -> SoftmaxRegression:
@@ -541,8 +572,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         plan = plan_for(name, dev)
         W, b = plan.params(self._W, self._b, dtype_name(self._W.dtype))
         where = None if plan.params_backend != name else aac_device(W)
+        sparse = sp.issparse(self.coef_)
         self._set_fitted(W, b, backend=name, device=where)
-        return self
+        return self.sparsify() if sparse else self
 
     def save(self, path: Any) -> None:
         """Write the fitted model to one ``.npz`` file, atomically; see :mod:`softmaxreg.io`."""

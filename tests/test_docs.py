@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -16,6 +17,11 @@ from softmaxreg.cli import main as cli
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+# the scripts import the checkout under test, not whichever copy is installed (a second
+# worktree of the repository, or an editable install of another checkout)
+CHECKOUT_FIRST = {**os.environ,
+                  "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                              os.environ.get("PYTHONPATH")]))}
 
 
 def blocks(path: Path, lang: str) -> list[str]:
@@ -33,8 +39,8 @@ def test_python_examples_run(page, tmp_path):
     assert code
     script = tmp_path / f"{page.stem}_example.py"
     script.write_text("\n\n".join(code))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=CHECKOUT_FIRST,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -59,7 +65,8 @@ def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
 
 def test_figures_script(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "docs" / "make_figures.py"), "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+                           str(tmp_path)], env=CHECKOUT_FIRST, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     for name in ("decision_boundary.png", "loss_curve.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
@@ -74,7 +81,7 @@ def test_site_builds_strictly(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
                            str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+                          env={**CHECKOUT_FIRST, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "math" / "index.html").exists()
     api = (tmp_path / "site" / "api" / "index.html").read_text()
