@@ -16,7 +16,7 @@ from softmaxreg import SoftmaxRegression
 EXPECTED_FAILED: dict[str, str] = {}
 
 
-@parametrize_with_checks([SoftmaxRegression()],
+@parametrize_with_checks([SoftmaxRegression(), SoftmaxRegression(solver="adam", batch_size=32)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED)
 def test_sklearn_compatible(estimator, check):
     # scikit-learn runs these checks on its own estimators with ConvergenceWarning
