@@ -470,7 +470,7 @@ def owlqn(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
         orthant = xp.where(theta != 0, xp.sign(theta), -xp.sign(pg))
         t = min(1.0, 1.0 / max(pg_l1, 1e-30)) if not s_hist else 1.0
         new = _orthant_backtracking(total, theta, d, orthant, penalised, F, pg, t,
-                                    max_ls=max_ls, xp=xp)
+                                    max_ls=max_ls, eps=eps, xp=xp)
         if new is None:
             if s_hist and last_gain > 16 * eps:  # a stale pair: once more from steepest
                 s_hist.clear(), y_hist.clear(), rho_hist.clear()
@@ -528,17 +528,21 @@ def _pseudo_gradient(x: Any, g: Any, lam: Any, *, xp: Any) -> Any:
 
 def _orthant_backtracking(total: Callable[[Any], tuple[Any, Any]], x: Any, d: Any,
                           orthant: Any, penalised: Any, F: float, pg: Any, t: float, *,
-                          max_ls: int, xp: Any, c1: float = 1e-4
+                          max_ls: int, eps: float, xp: Any, c1: float = 1e-4
                           ) -> tuple[Any, float, Any] | None:
     """Halve ``t`` until the projected point ``P(x + t d)`` decreases the objective enough.
 
     ``P`` sets to zero each penalised coordinate that left ``orthant``. The
     test is Andrew & Gao's Armijo condition on the pseudo-gradient,
-    ``F(new) <= F + c1 * pg . (new - x)``. None when no trial point decreased
-    ``F`` at all.
+    ``F(new) <= F + c1 * pg . (new - x)``. Gives up once two trial values in a
+    row differ from ``F`` by no more than its rounding (``eps`` is the dtype's
+    epsilon: in float32 near the optimum every halving would otherwise cost a
+    pass over the data for nothing) and returns the lowest point seen; None
+    when no trial point decreased ``F`` at all.
     """
     zero = xp.zeros_like(x)
     best = None
+    flat = 0
     for _ in range(max_ls):
         trial = x + t * d
         trial = xp.where(penalised & (xp.sign(trial) != orthant), zero, trial)
@@ -548,6 +552,9 @@ def _orthant_backtracking(total: Callable[[Any], tuple[Any, Any]], x: Any, d: An
             return trial, F_new, g
         if math.isfinite(F_new) and F_new < F and (best is None or F_new < best[1]):
             best = (trial, F_new, g)
+        flat = flat + 1 if abs(F_new - F) <= 4 * eps * abs(F) else 0
+        if flat >= 2:
+            break
         t *= 0.5
     return best
 
