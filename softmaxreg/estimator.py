@@ -61,6 +61,7 @@ class _Prepared:
     classes: np.ndarray
     y_host: np.ndarray  # the codes as NumPy (for stratified splits)
     w_sum: float  # sum of the row weights (n when unweighted)
+    w_host: np.ndarray | None  # the row weights as NumPy (sums over folds)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,26 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
         self._W, self._b = W, b
         self.coef_, self.intercept_ = W.T, b
         self.backend_, self.device_ = backend, device
+
+    def _check_shared_params(self) -> None:
+        """The parameters every softmax model has (solver, data placement, weights)."""
+        check_choice("solver", self.solver, SOLVERS)
+        check_bool("fit_intercept", self.fit_intercept)
+        check_number("learning_rate", self.learning_rate, lo=0.0)
+        check_number("tol", self.tol, lo=0.0, open_lo=False)
+        check_int("max_iter", self.max_iter, lo=0)
+        check_int("n_iter_no_change", self.n_iter_no_change, lo=1)
+        check_int("verbose", self.verbose, lo=0)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, lo=1)
+        float_dtype_name(self.dtype)
+        check_random_state(self.random_state)
+        if self.backend is not None:
+            backends.parse_backend(self.backend, self.device)
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+            msg = f"`class_weight` must be None, 'balanced' or a dict, got {cw!r}"
+            raise InvalidParameterError(msg)
 
     # ------------------------------------------------------------------ data
 
@@ -173,7 +194,7 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
             plan = plan_of(X)
         X, y_enc, w = plan.prepare(plan.astype(X, dtype), y_codes, sw, self.batch_size)
         return _Prepared(plan, X, y_enc, w, classes, y_codes,
-                         float(n if sw is None else sw.sum()))
+                         float(n if sw is None else sw.sum()), sw)
 
     def _row_weights_host(self, sample_weight: Any, y_codes: np.ndarray, classes: np.ndarray,
                           n: int) -> np.ndarray | None:
@@ -352,11 +373,6 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
         """Write the fitted model to one ``.npz`` file, atomically; see :mod:`softmaxreg.io`."""
         save_model(self, path)
 
-    @classmethod
-    def load(cls, path: Any, backend: str | None = None, device: Any = None
-             ) -> SoftmaxBase:
-        """Read a model written by :meth:`save`, onto ``backend`` (default NumPy)."""
-        return load_model(cls, path, backend=backend, device=device)
 
 
 class SoftmaxRegression(SoftmaxBase):
@@ -666,27 +682,12 @@ class SoftmaxRegression(SoftmaxBase):
 
     def _check_params(self) -> None:
         """Every constructor parameter, by type and range, before anything is changed."""
-        check_choice("solver", self.solver, SOLVERS)
+        self._check_shared_params()
         check_number("C", self.C, lo=0.0, allow_inf=True)
         check_number("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0, open_lo=False, closed_hi=True)
-        for name in ("fit_intercept", "early_stopping", "warm_start"):
+        for name in ("early_stopping", "warm_start"):
             check_bool(name, getattr(self, name))
-        check_number("learning_rate", self.learning_rate, lo=0.0)
-        check_number("tol", self.tol, lo=0.0, open_lo=False)
-        check_int("max_iter", self.max_iter, lo=0)
-        check_int("n_iter_no_change", self.n_iter_no_change, lo=1)
-        check_int("verbose", self.verbose, lo=0)
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size, lo=1)
         check_number("validation_fraction", self.validation_fraction, lo=0.0, hi=1.0)
-        float_dtype_name(self.dtype)
-        check_random_state(self.random_state)
-        if self.backend is not None:
-            backends.parse_backend(self.backend, self.device)
-        cw = self.class_weight
-        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
-            msg = f"`class_weight` must be None, 'balanced' or a dict, got {cw!r}"
-            raise InvalidParameterError(msg)
 
     def _split_validation(self, data: _Prepared, rng: np.random.Generator
                           ) -> tuple[Any, ...]:
@@ -721,6 +722,12 @@ class SoftmaxRegression(SoftmaxBase):
             raise ValueError(msg)
         codes = encode_labels(yv, classes, "`validation_data`")
         return Xv, data.plan.labels_like(codes, Xv), None
+
+    @classmethod
+    def load(cls, path: Any, backend: str | None = None, device: Any = None
+             ) -> SoftmaxRegression:
+        """Read a model written by :meth:`save`, onto ``backend`` (default NumPy)."""
+        return load_model(cls, path, backend=backend, device=device)
 
     def _initial_theta(self, obj: S.Objective, classes: np.ndarray, plan: Any, X: Any
                        ) -> Any:
