@@ -104,14 +104,17 @@ def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         if ours and theirs:
             rows = by_group[ours[1]]
             r = ours[0] / theirs[0]
+            r_min = t(prefix, "numpy", "min")[0] / t(prefix, peer, "min")[0]
             info, peer_info = rows["numpy"]["extra_info"], rows[peer]["extra_info"]
             if "objective_gap" in info:
                 same = max(info["objective_gap"], peer_info["objective_gap"]) <= 1e-6
-                got = (f"{r:.3f}x the time; gaps to the optimum {info['objective_gap']:+.1e} "
-                       f"(ours) and {peer_info['objective_gap']:+.1e}")
+                got = (f"{r:.3f}x the time (fastest rounds: {r_min:.3f}x); gaps to the "
+                       f"optimum {info['objective_gap']:+.1e} (ours) and "
+                       f"{peer_info['objective_gap']:+.1e}")
             else:
                 same = info.get("C_") == peer_info.get("C_")
-                got = f"{r:.3f}x the time; C_ {info.get('C_'):.4g} and {peer_info.get('C_'):.4g}"
+                got = (f"{r:.3f}x the time (fastest rounds: {r_min:.3f}x); C_ "
+                       f"{info.get('C_'):.4g} and {peer_info.get('C_'):.4g}")
             lines.append(f"| {what} | <= {bar}x the time | {got} | "
                          f"{'met' if r <= bar and same else 'not met'} |")
     for g, rows in by_group.items():
