@@ -4,7 +4,6 @@ scikit-learn's ``LogisticRegressionCV`` chooses them, on any array backend."""
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from ._validation import (
     check_number,
     seed,
 )
-from .estimator import SoftmaxBase, SoftmaxRegression
+from .estimator import SoftmaxBase, SoftmaxRegression, penalties
 
 __all__ = ["SoftmaxRegressionCV"]
 
@@ -184,7 +183,7 @@ class SoftmaxRegressionCV(SoftmaxBase):
             for j, ratio in enumerate(ratios):
                 theta = None
                 for i in order:
-                    obj = plan.objective(X_tr, y_tr, w_tr, **self._penalty(Cs[i], ratio, weight),
+                    obj = plan.objective(X_tr, y_tr, w_tr, **penalties(Cs[i], ratio, weight),
                                          n_classes=len(classes),
                                          fit_intercept=bool(self.fit_intercept))
                     if theta is None:
@@ -216,7 +215,7 @@ class SoftmaxRegressionCV(SoftmaxBase):
             self.C_, self.l1_ratio_ = float(Cs[c]), float(ratios[r])
             W0, b0 = self._mean_entry([paths[k][r][c] for k in range(n_f)])
             obj = plan.objective(data.X, data.y, data.w,
-                                 **self._penalty(self.C_, self.l1_ratio_, data.w_sum),
+                                 **penalties(self.C_, self.l1_ratio_, data.w_sum),
                                  n_classes=len(classes), fit_intercept=bool(self.fit_intercept))
             result = self._solve(obj, obj.pack(W0, b0), rng, "refit")
             W, b = obj.unpack(result.theta)
@@ -233,13 +232,6 @@ class SoftmaxRegressionCV(SoftmaxBase):
         return self
 
     # ------------------------------------------------------------------ pieces
-
-    def _penalty(self, C: float, ratio: float, weight: float) -> dict[str, float]:
-        """SoftmaxRegression's ``l2``/``l1`` strengths, as Python floats."""
-        if math.isinf(C):
-            return {"l2": 0.0, "l1": 0.0}
-        scale = 1.0 / (float(C) * float(weight))
-        return {"l2": (1.0 - float(ratio)) * scale, "l1": float(ratio) * scale}
 
     def _zeros(self, obj: S.Objective, plan: Any, X: Any) -> Any:
         return backends.asarray(np.zeros(obj.size, dtype=dtype_name(X.dtype)),

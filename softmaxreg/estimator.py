@@ -74,6 +74,16 @@ class _Stream:
     weight_seen: float  # total row weight of every call so far (scales the penalty)
 
 
+def penalties(C: float, l1_ratio: float, weight_sum: float) -> dict[str, float]:
+    """The objective's ``l2``/``l1`` strengths, ``(1 - l1_ratio) / (C S)`` and
+    ``l1_ratio / (C S)`` with ``S`` the sum of the row weights (scikit-learn's scaling);
+    none at ``C=inf``. Python floats, whatever number types come in."""
+    if math.isinf(C):
+        return {"l2": 0.0, "l1": 0.0}
+    scale = 1.0 / (float(C) * float(weight_sum))
+    return {"l2": (1.0 - float(l1_ratio)) * scale, "l1": float(l1_ratio) * scale}
+
+
 def encode_labels(y: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
     """The codes 0..C-1 of the labels ``y`` among the sorted ``classes``; an error naming
     ``what`` and the first unknown label otherwise."""
@@ -530,9 +540,8 @@ class SoftmaxRegression(SoftmaxBase):
             X, y_enc, w, val = self._split_validation(data, rng)
 
         sw_sum = data.w_sum if val is None else sum_of_weights(w, X.shape[0])
-        l2, l1 = self._penalties(sw_sum)
-        obj = plan.objective(X, y_enc, w, l2=l2, l1=l1, n_classes=n_classes,
-                             fit_intercept=bool(self.fit_intercept))
+        obj = plan.objective(X, y_enc, w, **penalties(self.C, self.l1_ratio, sw_sum),
+                             n_classes=n_classes, fit_intercept=bool(self.fit_intercept))
         theta = self._initial_theta(obj, classes, plan, X)
         progress = S.Progress(self.verbose, f"SoftmaxRegression({self.solver})")
         early = None
@@ -618,9 +627,9 @@ class SoftmaxRegression(SoftmaxBase):
             stream = None  # another optimizer: its state starts afresh
         rng = stream.rng if stream else np.random.default_rng(seed(self.random_state))
         weight_seen = (stream.weight_seen if stream else 0.0) + data.w_sum
-        l2, l1 = self._penalties(weight_seen)
-        obj = plan.objective(X, data.y, data.w, l2=l2, l1=l1, n_classes=len(known),
-                             fit_intercept=bool(self.fit_intercept))
+        obj = plan.objective(X, data.y, data.w,
+                             **penalties(self.C, self.l1_ratio, weight_seen),
+                             n_classes=len(known), fit_intercept=bool(self.fit_intercept))
         if first:
             theta = backends.asarray(np.zeros(obj.size, dtype=dtype_name(X.dtype)),
                                      backend=plan.params_backend, device=plan.params_device(X))
@@ -670,15 +679,6 @@ class SoftmaxRegression(SoftmaxBase):
                    f"arrays (or set backend={self.backend_!r} to move host data there), "
                    f"or move the model first with model.to(...)")
             raise ValueError(msg)
-
-    def _penalties(self, weight_sum: float) -> tuple[float, float]:
-        """``(l2, l1)`` strengths: ``(1 - l1_ratio) / (C S)`` and ``l1_ratio / (C S)``,
-        ``S`` the sum of the row weights (scikit-learn's scaling; none at ``C=inf``)."""
-        if math.isinf(self.C):
-            return 0.0, 0.0
-        scale = 1.0 / (self.C * weight_sum)
-        ratio = float(self.l1_ratio)
-        return (1.0 - ratio) * scale, ratio * scale
 
     def _check_params(self) -> None:
         """Every constructor parameter, by type and range, before anything is changed."""
