@@ -3,7 +3,8 @@
 The numerical core (:mod:`softmaxreg.functional`) runs unchanged on NumPy,
 PyTorch, CuPy, JAX and Dask arrays; :mod:`softmaxreg.optim` holds optax-style
 update steps and :mod:`softmaxreg.backends` moves data between libraries.
-:class:`SoftmaxRegression` is the scikit-learn estimator built on them.
+:class:`SoftmaxRegression` is the scikit-learn estimator built on them, and
+:class:`SoftmaxRegressionCV` chooses its ``C`` and ``l1_ratio`` by cross-validation.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .functional import (
 
 __all__ = [
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "backends",
     "cross_entropy",
     "forward",
@@ -37,9 +39,10 @@ __all__ = [
     "unscaled_coefficients",
 ]
 
-# The estimator needs scikit-learn; the core needs only NumPy and array-api-compat,
-# so these two names are imported on first use.
-_LAZY = {"SoftmaxRegression": "estimator", "unscaled_coefficients": "workflow"}
+# The estimators need scikit-learn; the core needs only NumPy and array-api-compat,
+# so these names are imported on first use.
+_LAZY = {"SoftmaxRegression": "estimator", "SoftmaxRegressionCV": "cv",
+         "unscaled_coefficients": "workflow"}
 
 
 def __getattr__(name: str) -> Any:

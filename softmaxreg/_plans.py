@@ -136,7 +136,7 @@ class Plan:
 
     # -- maths -----------------------------------------------------------------
     def objective(self, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
-                  fit_intercept: bool) -> Objective:
+                  fit_intercept: bool, l1: float = 0.0) -> Objective:
         raise NotImplementedError
 
     def loss(self, X: Any, y: Any, w: Any, W: Any, b: Any) -> float:
@@ -202,7 +202,7 @@ class EagerPlan(Plan):
         return xp.take(A, self._put(idx, A), axis=0)
 
     def objective(self, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
-                  fit_intercept: bool) -> Objective:
+                  fit_intercept: bool, l1: float = 0.0) -> Objective:
         xp = array_namespace(("X", X))
         ops = ops_for(xp, X)
         n = int(X.shape[0])
@@ -230,7 +230,7 @@ class EagerPlan(Plan):
             flat = functools.partial(_jax_flat_objective(), X=X, y=y, w=w, l2=l2,
                                      n_classes=n_classes, fit_intercept=fit_intercept)
         return Objective(evaluate, batches, int(X.shape[1]), n_classes, fit_intercept, xp,
-                         flat)
+                         flat, l1=l1)
 
     def _gather(self, A: Any, rows: Any, xp: Any) -> Any:
         """The rows ``rows`` (an index array on ``A``'s device) of ``A``."""
@@ -316,7 +316,7 @@ class DaskPlan(Plan):
         return None if A is None else A[idx]
 
     def objective(self, X: Any, y: Any, w: Any, *, l2: float, n_classes: int,
-                  fit_intercept: bool) -> Objective:
+                  fit_intercept: bool, l1: float = 0.0) -> Objective:
         n_chunks = len(X.chunks[0])
 
         def evaluate(W: Any, b: Any, chunk: int | None) -> tuple[Any, Any, Any]:
@@ -333,7 +333,7 @@ class DaskPlan(Plan):
             return [int(k) for k in order]
 
         return Objective(evaluate, batches, int(X.shape[1]), n_classes, fit_intercept,
-                         backends.get_namespace("numpy"))
+                         backends.get_namespace("numpy"), l1=l1)
 
     def loss(self, X: Any, y: Any, w: Any, W: Any, b: Any) -> float:
         return float(dask_loss_and_grad(X, y, W, b, l2=0.0, w=w)[0])

@@ -26,16 +26,20 @@ class InvalidParameterError(ValueError, TypeError):
 
 
 def check_number(name: str, value: Any, *, lo: float = -math.inf, hi: float = math.inf,
-                 open_lo: bool = True, allow_inf: bool = False) -> float:
+                 open_lo: bool = True, allow_inf: bool = False, closed_hi: bool = False
+                 ) -> float:
     """``value`` as a float, or an error naming ``name`` when it is no real number
-    (bools and strings included) or lies outside the bounds."""
+    (bools and strings included) or lies outside the bounds (``hi`` itself is
+    allowed with ``closed_hi=True``)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
         v = float(value)
-        in_range = (v > lo if open_lo else v >= lo) and (v < hi or (allow_inf and v == math.inf))
+        below_hi = v <= hi if closed_hi else v < hi
+        in_range = (v > lo if open_lo else v >= lo) and (below_hi or (allow_inf and v == math.inf))
         ok = in_range and (math.isfinite(v) or (allow_inf and v == math.inf))
     if not ok:
-        bound = (f"> {lo}" if open_lo else f">= {lo}") + ("" if math.isinf(hi) else f" and < {hi}")
+        top = "" if math.isinf(hi) else f" and {'<=' if closed_hi else '<'} {hi}"
+        bound = (f"> {lo}" if open_lo else f">= {lo}") + top
         kind = "number" if allow_inf else "finite number"
         msg = f"`{name}` must be a {kind} {bound}, got {value!r}"
         raise InvalidParameterError(msg)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import backends
+from ._compat import is_scipy_sparse
 
 FORMAT = "softmaxreg-model"
 VERSION = 2  # 2: the digest covers the metadata too (1 covered the arrays only)
@@ -126,8 +127,9 @@ def save_model(model: Any, path: Any) -> None:
         msg = (f"cannot save labels of type {classes.dtype} without pickle; use strings, "
                f"integers, floats or booleans as labels")
         raise ValueError(msg)
+    coef = model.coef_
     arrays = {
-        "coef": backends.to_numpy(model.coef_),
+        "coef": coef.toarray() if is_scipy_sparse(coef) else backends.to_numpy(coef),
         "intercept": backends.to_numpy(model.intercept_),
         "classes": classes,
     }

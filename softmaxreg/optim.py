@@ -6,6 +6,13 @@ and ``update(grads, state, params) -> (updates, state)``. ``params`` and
 :func:`apply_updates` adds to the params. Nothing is written in place, so the
 same code runs on JAX (also under ``jax.jit``) and on every other backend.
 
+``l1=(a_W, a_b)`` adds an L1 term ``sum_k a_k * |params_k|_1`` as a proximal
+step: after the plain step ``z = p + u`` each entry is soft-thresholded,
+``sign(z) * max(|z| - step * a, 0)``, so it lands on exactly zero where the
+term wins. ``step`` is the optimizer's own step size for that entry
+(``learning_rate`` for SGD; ``learning_rate / (sqrt(v_hat) + eps)`` for Adam,
+the proximal step in Adam's diagonal metric). ``update`` then needs ``params``.
+
 Examples
 --------
 >>> import numpy as np
@@ -71,18 +78,21 @@ def apply_updates(params: Params, updates: Params) -> Params:
     return tuple(p + u for p, u in zip(params, updates, strict=True))
 
 
-def sgd(learning_rate: float, momentum: float = 0.0, nesterov: bool = False
-        ) -> GradientTransformation:
-    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+def sgd(learning_rate: float, momentum: float = 0.0, nesterov: bool = False,
+        l1: tuple[float, ...] | None = None) -> GradientTransformation:
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and an L1 term.
 
     With momentum ``m``: ``v <- m * v + g`` and the update is ``-lr * v``
     (or ``-lr * (g + m * v)`` with ``nesterov=True``), as in PyTorch and optax.
+    ``l1``: one strength per parameter array, applied as a proximal step
+    (see the module docstring).
     """
     lr = check_number("learning_rate", learning_rate, lo=0.0)
     mom = check_number("momentum", momentum, lo=0.0, hi=1.0, open_lo=False)
     if nesterov and mom == 0.0:
         msg = "`nesterov=True` needs `momentum` > 0, got momentum=0.0"
         raise ValueError(msg)
+    strengths = _check_l1(l1)
 
     def init(params: Params) -> SgdState:
         if mom == 0.0:
@@ -92,24 +102,34 @@ def sgd(learning_rate: float, momentum: float = 0.0, nesterov: bool = False
     def update(grads: Params, state: SgdState, params: Params | None = None
                ) -> tuple[Params, SgdState]:
         if state.momentum is None:
-            return tuple(-lr * g for g in grads), state
-        velocity = tuple(mom * v + g for v, g in zip(state.momentum, grads, strict=True))
-        if nesterov:
-            step = tuple(g + mom * v for g, v in zip(grads, velocity, strict=True))
+            step, new_state = grads, state
         else:
-            step = velocity
-        return tuple(-lr * s for s in step), SgdState(momentum=velocity)
+            velocity = tuple(mom * v + g for v, g in zip(state.momentum, grads, strict=True))
+            if nesterov:
+                step = tuple(g + mom * v for g, v in zip(grads, velocity, strict=True))
+            else:
+                step = velocity
+            new_state = SgdState(momentum=velocity)
+        updates = tuple(-lr * s for s in step)
+        if strengths is not None:
+            updates = _proximal_l1(params, updates, tuple(lr * a for a in strengths))
+        return updates, new_state
 
     return GradientTransformation(init, update)
 
 
-def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-         ) -> GradientTransformation:
-    """Adam (Kingma & Ba, 2015) with bias correction, as in optax and PyTorch."""
+def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+         l1: tuple[float, ...] | None = None) -> GradientTransformation:
+    """Adam (Kingma & Ba, 2015) with bias correction, as in optax and PyTorch.
+
+    ``l1``: one strength per parameter array, applied as a proximal step in
+    Adam's metric (see the module docstring).
+    """
     lr = check_number("learning_rate", learning_rate, lo=0.0)
     b1 = check_number("b1", b1, lo=0.0, hi=1.0, open_lo=False)
     b2 = check_number("b2", b2, lo=0.0, hi=1.0, open_lo=False)
     eps = check_number("eps", eps, lo=0.0, open_lo=False)
+    strengths = _check_l1(l1)
 
     def init(params: Params) -> AdamState:
         zeros = tuple(_zeros_like(p) for p in params)
@@ -122,13 +142,52 @@ def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999, eps: float = 
         nu = tuple(b2 * v + (1 - b2) * (g * g) for v, g in zip(state.nu, grads, strict=True))
         c1 = 1 - b1**count
         c2 = 1 - b2**count
-        updates = []
+        updates, steps = [], []
         for m, v in zip(mu, nu, strict=True):
             xp = array_namespace(("grads", m))
-            updates.append(-lr * (m / c1) / (xp.sqrt(v / c2) + eps))
+            step = lr / (xp.sqrt(v / c2) + eps)  # per entry
+            updates.append(-step * (m / c1))
+            steps.append(step)
+        if strengths is not None:
+            thresholds = tuple(a * s if a else 0.0 for a, s in zip(strengths, steps, strict=True))
+            updates = _proximal_l1(params, updates, thresholds)
         return tuple(updates), AdamState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
+
+
+def _check_l1(l1: Any) -> tuple[float, ...] | None:
+    if l1 is None:
+        return None
+    if not isinstance(l1, (tuple, list)):
+        msg = f"`l1` must be a tuple of strengths, one per parameter array, got {l1!r}"
+        raise ValueError(msg)
+    return tuple(check_number("l1", a, lo=0.0, open_lo=False) for a in l1)
+
+
+def _proximal_l1(params: Params | None, updates: Params, thresholds: tuple[Any, ...]
+                 ) -> Params:
+    """Updates that land on ``soft_threshold(params + updates, thresholds)``.
+
+    The difference ``new - p`` is added back to ``p`` by :func:`apply_updates`:
+    where ``new`` is zero that sum is ``p + (-p)``, exactly zero in IEEE arithmetic.
+    """
+    if params is None:
+        msg = "an optimizer with `l1` needs `params` in update(grads, state, params)"
+        raise ValueError(msg)
+    if len(thresholds) != len(params):
+        msg = f"`l1` has {len(thresholds)} strengths but `params` has {len(params)} arrays"
+        raise ValueError(msg)
+    out = []
+    for p, u, t in zip(params, updates, thresholds, strict=True):
+        if isinstance(t, float) and t == 0.0:
+            out.append(u)
+            continue
+        xp = array_namespace(("params", p))
+        z = p + u
+        shrunk = xp.abs(z) - t
+        out.append(xp.where(shrunk > 0, xp.sign(z) * shrunk, xp.zeros_like(z)) - p)
+    return tuple(out)
 
 
 def _zeros_like(p: Any) -> Any:

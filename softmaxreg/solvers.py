@@ -6,9 +6,12 @@ their device. Only the few scalars a stopping test needs come back to the host
 each iteration.
 
 - :func:`lbfgs`: full-batch L-BFGS with a strong-Wolfe line search.
+- :func:`owlqn`: full-batch OWL-QN (L-BFGS for an added L1 term), for ``l1_ratio > 0``.
 - :func:`gradient_descent`: full-batch gradient descent, the lesson's method.
 - :func:`minibatch`: shuffled mini-batch epochs with an optimizer from
-  :mod:`softmaxreg.optim` (``sgd`` or ``adam``).
+  :mod:`softmaxreg.optim` (``sgd`` or ``adam``), each step followed by the
+  proximal step of the L1 term when there is one.
+- :func:`solve`: the estimator's ``solver`` name to one of these.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning  # the class scikit-learn users filter on
 
 from . import optim
-from ._compat import dtype_name
+from ._compat import device, dtype_name
 from .backends import to_numpy
 
-__all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch"]
+__all__ = ["FitResult", "Objective", "gradient_descent", "lbfgs", "minibatch", "owlqn",
+           "solve"]
 
 
 def host_scalars(xp: Any, *values: Any) -> list[float]:
@@ -54,6 +58,10 @@ class Objective:
     L2 strength inside ``evaluate`` is scaled as scikit-learn scales it,
     ``l2 = 1 / (C * sum(sample_weight))``, and the loss is normalised by the
     sum of the row weights, so the objective equals scikit-learn's.
+
+    ``l1`` is the strength of an L1 term ``l1 * sum|W|`` (the bias is never
+    penalised). It is not inside ``evaluate``, which stays smooth: :func:`owlqn`
+    and the optimizers' proximal steps handle it.
     """
 
     evaluate: Evaluate
@@ -64,6 +72,7 @@ class Objective:
     params_xp: Any  # namespace of the parameters (NumPy when the data is on Dask)
     #: ``theta -> (f, flat grad)`` compiled as a whole (JAX), or None
     flat: Callable[[Any], tuple[Any, Any]] | None = None
+    l1: float = 0.0
 
     @property
     def size(self) -> int:
@@ -78,6 +87,17 @@ class Objective:
     def pack(self, W: Any, b: Any) -> Any:
         params_xp = self.params_xp
         return params_xp.concat([params_xp.reshape(W, (-1,)), b])
+
+    def l1_weights(self, theta: Any) -> Any:
+        """The L1 strength of each entry of ``theta``: ``l1`` on ``W``, 0 on the bias."""
+        xp, dev = self.params_xp, device(theta)
+        n_w = self.n_features * self.n_classes
+        return xp.concat([xp.full((n_w,), self.l1, dtype=theta.dtype, device=dev),
+                          xp.zeros((self.n_classes,), dtype=theta.dtype, device=dev)])
+
+    def penalty(self, W: Any) -> Any:
+        """The L1 term ``l1 * sum|W|`` as a 0-d array."""
+        return self.l1 * self.params_xp.sum(self.params_xp.abs(W))
 
     def grads(self, W: Any, b: Any, batch: Any = None) -> tuple[Any, Any, Any]:
         """Loss, dW, db at ``(W, b)`` on all rows or on one batch from :attr:`batches`."""
@@ -103,6 +123,7 @@ class FitResult:
     loss_curve: list[float] = field(default_factory=list)
     val_curve: list[float] = field(default_factory=list)
     message: str = ""
+    state: Any = None  # the optimizer's state after the last step (first-order solvers)
 
 
 class Progress:
@@ -388,6 +409,156 @@ def _strong_wolfe(obj: Objective, x: Any, t: float, d: Any, f: float, g: Any, gt
     return b_f[low], b_g[low], bracket[low]
 
 
+# --------------------------------------------------------------------------- OWL-QN
+
+
+def owlqn(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int = 10,
+          max_ls: int = 50, progress: Progress | None = None,
+          early: EarlyStopper | None = None) -> FitResult:
+    """Minimise ``obj + obj.l1 * sum|W|`` with OWL-QN (Andrew & Gao, ICML 2007).
+
+    L-BFGS on the smooth part, steered by the *pseudo-gradient* (the
+    subgradient of least norm, which is zero exactly at the optimum): the
+    two-loop direction is turned away from coordinates where it disagrees
+    with ``-pseudo-gradient``, and every trial point of the backtracking
+    (Armijo) line search is projected onto the orthant of the current point, so
+    a coordinate that would cross zero stops at exactly zero. That is where
+    the exact zeros of the L1 optimum come from. The bias is not penalised
+    and not projected.
+
+    Stops when ``max(|pseudo-gradient|) <= tol`` (the meaning of ``tol`` in
+    :func:`lbfgs`, which is the same test without the L1 term), when an
+    iteration improves the objective by less than ``64 * eps`` relative to its
+    size, or when the line search can make no progress. Everything stays on
+    the parameters' device; the host reads the same few floats per iteration
+    and per function evaluation as in :func:`lbfgs`. The loss curve holds the
+    whole objective, L1 term included.
+    """
+    xp = obj.params_xp
+    ftol = 64 * float(np.finfo(np.float64).eps)
+    eps = float(np.finfo(np.dtype(dtype_name(theta.dtype))).eps)
+    lam = obj.l1_weights(theta)
+    penalised = lam > 0
+    zero = xp.zeros_like(theta)
+
+    def total(x: Any) -> tuple[Any, Any]:
+        f, g = obj(x)
+        return f + xp.sum(lam * xp.abs(x)), g
+
+    F_arr, g = total(theta)
+    pg = _pseudo_gradient(theta, g, lam, xp=xp)
+    F, pgmax = host_scalars(xp, F_arr, xp.max(xp.abs(pg)))
+    s_hist: list[Any] = []
+    y_hist: list[Any] = []
+    rho_hist: list[Any] = []
+    curve = [F]
+    vals: list[float] = []
+    converged = pgmax <= tol
+    message = "pseudo-gradient below tol" if converged else ""
+    last_gain = math.inf
+    it = 0
+    while not converged and it < max_iter:
+        it += 1
+        d = _two_loop(pg, s_hist, y_hist, rho_hist, xp=xp)
+        d = xp.where(penalised & (d * pg >= 0), zero, d)  # only where -pg points too
+        dd, pg_l1 = host_scalars(xp, xp.sum(pg * d), xp.sum(xp.abs(pg)))
+        if not dd < 0:  # rounding, or nothing left: restart from the steepest descent
+            s_hist.clear(), y_hist.clear(), rho_hist.clear()
+            d = -pg
+            dd = -float(xp.sum(pg * pg))
+        # the orthant explored: the current signs, and for zeros the side -pg points to
+        orthant = xp.where(theta != 0, xp.sign(theta), -xp.sign(pg))
+        t = min(1.0, 1.0 / max(pg_l1, 1e-30)) if not s_hist else 1.0
+        new = _orthant_backtracking(total, theta, d, orthant, penalised, F, pg, t,
+                                    max_ls=max_ls, eps=eps, xp=xp)
+        if new is None:
+            if s_hist and last_gain > 16 * eps:  # a stale pair: once more from steepest
+                s_hist.clear(), y_hist.clear(), rho_hist.clear()
+                it -= 1
+                continue
+            message = "line search made no progress (objective at its floating-point precision)"
+            converged = True
+            break
+        theta_new, F_new, g_new = new
+        step = theta_new - theta
+        yk = g_new - g  # curvature of the smooth part only
+        pg = _pseudo_gradient(theta_new, g_new, lam, xp=xp)
+        ys = xp.sum(yk * step)
+        ys_h, yy, ss, pgmax = host_scalars(xp, ys, xp.sum(yk * yk), xp.sum(step * step),
+                                           xp.max(xp.abs(pg)))
+        if ys_h > 1e-10 * math.sqrt(yy * ss):
+            if len(s_hist) == history:
+                s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
+            s_hist.append(step)
+            y_hist.append(yk)
+            rho_hist.append(1.0 / ys)
+        theta, g = theta_new, g_new
+        F_old, F = F, F_new
+        last_gain = (F_old - F) / max(abs(F_old), 1e-300)
+        curve.append(F)
+        val = None
+        if early is not None:
+            val, stop = early(theta)
+            vals.append(val)
+            if stop:
+                message = "validation loss stopped improving"
+                converged = True
+        if progress:
+            progress(it, F, val)
+        if pgmax <= tol:
+            converged, message = True, "pseudo-gradient below tol"
+        elif (F_old - F) <= ftol * max(abs(F_old), abs(F), 1.0):
+            converged, message = True, "relative improvement below 64 * eps"
+    if progress:
+        progress(it, F, vals[-1] if vals else None, final=True)
+    return FitResult(theta, it, converged, curve, vals, message or "max_iter reached")
+
+
+def _pseudo_gradient(x: Any, g: Any, lam: Any, *, xp: Any) -> Any:
+    """The least-norm subgradient of ``f + sum(lam * |x|)`` from the smooth gradient ``g``.
+
+    Away from zero it is ``g + lam * sign(x)``; at zero it is the one-sided
+    derivative that points downhill, or 0 when ``|g| <= lam`` (zero is optimal
+    in that coordinate).
+    """
+    right, left = g + lam, g - lam  # derivatives as x_j leaves zero to the right / left
+    at_zero = xp.where(right < 0, right, xp.where(left > 0, left, xp.zeros_like(g)))
+    return xp.where(x > 0, right, xp.where(x < 0, left, at_zero))
+
+
+def _orthant_backtracking(total: Callable[[Any], tuple[Any, Any]], x: Any, d: Any,
+                          orthant: Any, penalised: Any, F: float, pg: Any, t: float, *,
+                          max_ls: int, eps: float, xp: Any, c1: float = 1e-4
+                          ) -> tuple[Any, float, Any] | None:
+    """Halve ``t`` until the projected point ``P(x + t d)`` decreases the objective enough.
+
+    ``P`` sets to zero each penalised coordinate that left ``orthant``. The
+    test is Andrew & Gao's Armijo condition on the pseudo-gradient,
+    ``F(new) <= F + c1 * pg . (new - x)``. Gives up once two trial values in a
+    row differ from ``F`` by no more than its rounding (``eps`` is the dtype's
+    epsilon: in float32 near the optimum every halving would otherwise cost a
+    pass over the data for nothing) and returns the lowest point seen; None
+    when no trial point decreased ``F`` at all.
+    """
+    zero = xp.zeros_like(x)
+    best = None
+    flat = 0
+    for _ in range(max_ls):
+        trial = x + t * d
+        trial = xp.where(penalised & (xp.sign(trial) != orthant), zero, trial)
+        F_arr, g = total(trial)
+        F_new, decrease = host_scalars(xp, F_arr, xp.sum(pg * (trial - x)))
+        if math.isfinite(F_new) and F_new <= F + c1 * decrease:
+            return trial, F_new, g
+        if math.isfinite(F_new) and F_new < F and (best is None or F_new < best[1]):
+            best = (trial, F_new, g)
+        flat = flat + 1 if abs(F_new - F) <= 4 * eps * abs(F) else 0
+        if flat >= 2:
+            break
+        t *= 0.5
+    return best
+
+
 # --------------------------------------------------------------------------- first order
 
 
@@ -400,7 +571,8 @@ def gradient_descent(obj: Objective, theta: Any, *, learning_rate: float, max_it
     ``n_iter_no_change`` epochs in a row (or, with early stopping, when the
     validation loss has not).
     """
-    return minibatch(obj, theta, optimizer=optim.sgd(learning_rate), batch_size=None,
+    opt = optim.sgd(learning_rate, l1=(obj.l1, 0.0) if obj.l1 else None)
+    return minibatch(obj, theta, optimizer=opt, batch_size=None,
                      max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
                      rng=None, progress=progress, early=early)
 
@@ -408,13 +580,17 @@ def gradient_descent(obj: Objective, theta: Any, *, learning_rate: float, max_it
 def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransformation,
               batch_size: int | None, max_iter: int, tol: float, n_iter_no_change: int,
               rng: np.random.Generator | None, progress: Progress | None = None,
-              early: EarlyStopper | None = None) -> FitResult:
+              early: EarlyStopper | None = None, state: Any = None) -> FitResult:
     """Epochs of shuffled mini-batches (full batch when ``batch_size`` is None).
 
-    The loss curve holds the mean training objective of each epoch's batches.
+    The loss curve holds the mean training objective of each epoch's batches
+    (the L1 term included). ``state`` continues from an optimizer state that an
+    earlier call returned in :attr:`FitResult.state` (``partial_fit``); None
+    starts afresh.
     """
     params = obj.unpack(theta)
-    state = optimizer.init(params)
+    if state is None:
+        state = optimizer.init(params)
     curve: list[float] = []
     vals: list[float] = []
     # tol=0 never stops on the training loss (scikit-learn's tol=None)
@@ -427,6 +603,8 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
         total = None
         for batch in batches:
             loss, dW, db = obj.grads(*params, batch)
+            if obj.l1:
+                loss = loss + obj.penalty(params[0])
             total = loss if total is None else total + loss
             updates, state = optimizer.update((dW, db), state, params)
             params = optim.apply_updates(params, updates)
@@ -455,7 +633,31 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
                  final=True)
     # with tol=0 no stopping test is asked for, so reaching max_iter is no failure
     converged = converged or (early is None and tol == 0 and max_iter > 0)
-    return FitResult(obj.pack(*params), epoch, converged, curve, vals, message)
+    return FitResult(obj.pack(*params), epoch, converged, curve, vals, message, state)
+
+
+def solve(obj: Objective, theta: Any, *, solver: str, learning_rate: float,
+          batch_size: int | None, max_iter: int, tol: float, n_iter_no_change: int,
+          rng: np.random.Generator | None, progress: Progress | None = None,
+          early: EarlyStopper | None = None, state: Any = None) -> FitResult:
+    """Run the estimator's ``solver`` (``"lbfgs"``, ``"gd"``, ``"sgd"``, ``"adam"``) on ``obj``.
+
+    ``"lbfgs"`` is :func:`owlqn` when the objective has an L1 term; the
+    first-order solvers take a proximal step for it after each update.
+    """
+    if solver == "lbfgs":
+        method = owlqn if obj.l1 else lbfgs
+        return method(obj, theta, max_iter=max_iter, tol=tol, progress=progress, early=early)
+    if solver == "gd":
+        return gradient_descent(obj, theta, learning_rate=learning_rate, max_iter=max_iter,
+                                tol=tol, n_iter_no_change=n_iter_no_change, progress=progress,
+                                early=early)
+    l1 = (obj.l1, 0.0) if obj.l1 else None
+    opt = (optim.sgd(learning_rate, l1=l1) if solver == "sgd"
+           else optim.adam(learning_rate, l1=l1))
+    return minibatch(obj, theta, optimizer=opt, batch_size=batch_size, max_iter=max_iter,
+                     tol=tol, n_iter_no_change=n_iter_no_change, rng=rng, progress=progress,
+                     early=early, state=state)
 
 
 def warn_if_not_converged(result: FitResult, solver: str, max_iter: int) -> None:

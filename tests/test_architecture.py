@@ -20,7 +20,7 @@ LAYERS = {
     "solvers": 4, "testing": 4,
     "_plans": 5,
     "estimator": 6,
-    "data": 7, "datasets": 7, "metrics": 7, "plotting": 7,
+    "cv": 7, "data": 7, "datasets": 7, "metrics": 7, "plotting": 7,
     "workflow": 8, "_progress": 8,
     "cli": 9,
     "__main__": 10, "__init__": 10,

@@ -17,8 +17,6 @@ from softmaxreg.cli import main as cli
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
-
-
 def checkout_env() -> dict[str, str]:
     """The environment for a subprocess that imports softmaxreg from this checkout, also
     where an editable install of another checkout comes first on the path."""
@@ -88,7 +86,7 @@ def test_site_builds_strictly(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
                            str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+                          env={**checkout_env(), "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "math" / "index.html").exists()
     api = (tmp_path / "site" / "api" / "index.html").read_text()

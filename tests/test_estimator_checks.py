@@ -11,12 +11,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from softmaxreg import SoftmaxRegression
+from softmaxreg import SoftmaxRegression, SoftmaxRegressionCV
 
 EXPECTED_FAILED: dict[str, str] = {}
 
 
-@parametrize_with_checks([SoftmaxRegression()],
+@parametrize_with_checks([SoftmaxRegression(), SoftmaxRegression(solver="adam", batch_size=32),
+                          SoftmaxRegressionCV(Cs=3, cv=3)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED)
 def test_sklearn_compatible(estimator, check):
     # scikit-learn runs these checks on its own estimators with ConvergenceWarning

@@ -65,12 +65,27 @@ def test_float32_and_float64_dtype_objects_are_accepted():
         assert m.coef_.dtype == np.dtype(dt)
 
 
-def test_max_iter_zero_returns_the_initial_point_with_a_warning():
+@pytest.mark.parametrize("kw", [{}, {"l1_ratio": 0.5}, {"solver": "sgd", "l1_ratio": 1.0},
+                                {"solver": "adam", "batch_size": 16}],
+                         ids=["lbfgs", "owlqn", "proximal-sgd", "adam"])
+def test_max_iter_zero_returns_the_initial_point_with_a_warning(kw):
+    """As LogisticRegression(max_iter=0): accepted, the starting point, a warning."""
     X, y = iris()
     with pytest.warns(ConvergenceWarning):
-        m = SoftmaxRegression(max_iter=0).fit(X, y)
+        m = SoftmaxRegression(max_iter=0, **kw).fit(X, y)
     assert m.n_iter_ == 0
     np.testing.assert_array_equal(m.coef_, 0.0)
+
+
+def test_max_iter_zero_in_cross_validation():
+    from softmaxreg import SoftmaxRegressionCV
+
+    X, y = iris()
+    with pytest.warns(ConvergenceWarning):
+        cv = SoftmaxRegressionCV(Cs=2, cv=3, max_iter=0).fit(X, y)
+    np.testing.assert_array_equal(cv.n_iter_, 0)
+    np.testing.assert_array_equal(cv.coef_, 0.0)
+    assert cv.C_ == cv.Cs_[0]  # every score ties: the smallest C, as scikit-learn picks
 
 
 # ----------------------------------------------------------------------------- stopping

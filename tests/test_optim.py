@@ -200,3 +200,62 @@ def test_non_array_params_are_refused_by_name():
 def test_apply_updates_refuses_a_different_number_of_arrays():
     with pytest.raises(ValueError, match=r"^`updates` has 1 arrays but `params` has 2$"):
         optim.apply_updates((np.zeros(2), np.zeros(3)), (np.ones(2),))
+
+
+# --------------------------------------------------------------------------- L1 proximal steps
+
+
+def _soft(z, t):
+    return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
+
+
+def test_sgd_with_l1_soft_thresholds_after_the_step():
+    p = (np.array([0.5, -0.02, 0.01, -0.4]), np.array([0.3]))
+    g = (np.array([1.0, -0.1, 0.2, -1.0]), np.array([2.0]))
+    opt = optim.sgd(0.1, l1=(0.5, 0.0))
+    updates, _ = opt.update(g, opt.init(p), p)
+    new = optim.apply_updates(p, updates)
+    np.testing.assert_allclose(new[0], _soft(p[0] - 0.1 * g[0], 0.05), rtol=1e-15)
+    assert new[0][1] == 0.0 and new[0][2] == 0.0  # exactly zero, not 1e-17
+    np.testing.assert_array_equal(new[1], p[1] - 0.1 * g[1])  # strength 0: a plain step
+    # with momentum the threshold is still learning_rate * strength
+    opt = optim.sgd(0.1, momentum=0.5, l1=(0.5, 0.0))
+    state = opt.init(p)
+    _, state = opt.update(g, state, p)
+    updates, _ = opt.update(g, state, p)
+    np.testing.assert_allclose(optim.apply_updates(p, updates)[0],
+                               _soft(p[0] - 0.1 * 1.5 * g[0], 0.05), rtol=1e-15)
+
+
+def test_adam_with_l1_thresholds_in_its_own_metric(bk):
+    rng = np.random.default_rng(4)
+    p = (rng.normal(size=(3, 2)) * 0.05, rng.normal(size=2))
+    g = (rng.normal(size=(3, 2)), rng.normal(size=2))
+    lr, a = 0.01, 2.0
+    opt = optim.adam(lr, l1=(a, 0.0))
+    P, G = tuple(bk.asarray(x) for x in p), tuple(bk.asarray(x) for x in g)
+    new = optim.apply_updates(P, opt.update(G, opt.init(P), P)[0])
+    # first step: m_hat = g, v_hat = g^2, step per entry lr / (|g| + eps)
+    step = lr / (np.abs(g[0]) + 1e-8)
+    want = _soft(p[0] - step * g[0], a * step)
+    assert_array(new[0], want, bk, dtype="float64", rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(sr.backends.to_numpy(new[0]) == 0, want == 0)  # exact zeros
+    assert np.count_nonzero(want == 0) >= 1
+    plain = optim.adam(lr)
+    same_b = optim.apply_updates(P, plain.update(G, plain.init(P), P)[0])[1]
+    assert_array(new[1], sr.backends.to_numpy(same_b), bk, dtype="float64", rtol=0)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: optim.sgd(0.1, l1=(-1.0, 0.0)), r"^`l1` must be a finite number >= 0.0, got -1.0$"),
+    (lambda: optim.adam(0.1, l1=0.5), r"^`l1` must be a tuple of strengths, one per parameter "
+                                      r"array, got 0.5$"),
+    (lambda: optim.sgd(0.1, l1=(0.5,)).update((np.ones(2),), optim.SgdState(None), None),
+     r"^an optimizer with `l1` needs `params` in update\(grads, state, params\)$"),
+    (lambda: optim.sgd(0.1, l1=(0.5,)).update((np.ones(2), np.ones(1)), optim.SgdState(None),
+                                              (np.ones(2), np.ones(1))),
+     r"^`l1` has 1 strengths but `params` has 2 arrays$"),
+])
+def test_l1_arguments_are_checked_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -497,3 +497,156 @@ def test_minibatch_refuses_a_diverging_learning_rate():
                        r"`learning_rate`"), np.errstate(all="ignore"):
         S.minibatch(obj, np.zeros(obj.size), optimizer=optim.sgd(1e6), batch_size=None,
                     max_iter=50, tol=0.0, n_iter_no_change=5, rng=None)
+
+
+# --------------------------------------------------------------------------- OWL-QN
+
+
+def _l1_reference(X, y, l2, l1):
+    """The L1 optimum by an independent route: W = P - N with P, N >= 0, so the L1 term
+    is linear, ``l1 * sum(P + N)``, and SciPy's L-BFGS-B solves the smooth problem with
+    bounds. A coordinate whose P and N both sit on their bound is exactly zero."""
+    d, C = X.shape[1], int(y.max()) + 1
+    k = d * C
+
+    def fun(z):
+        P, N, b = z[:k], z[k : 2 * k], z[2 * k :]
+        W = (P - N).reshape(d, C)
+        loss, dW, db = _reference(X, y, W, b, l2)
+        g = dW.ravel()
+        return loss + l1 * (P.sum() + N.sum()), np.concatenate([g + l1, -g + l1, db])
+
+    bounds = [(0, None)] * (2 * k) + [(None, None)] * C
+    res = minimize(fun, np.zeros(2 * k + C), jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"gtol": 1e-13, "ftol": 0, "maxiter": 20000, "maxcor": 30})
+    W = (res.x[:k] - res.x[k : 2 * k]).reshape(d, C)
+    return W, res.x[2 * k :], res.fun
+
+
+def _whole(X, y, l2, l1, theta, d, C):
+    W, b = theta[: d * C].reshape(d, C), theta[d * C :]
+    return _reference(X, y, W, b, l2)[0] + l1 * np.abs(W).sum()
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_owlqn_reaches_the_l1_optimum_with_its_exact_zeros(l2):
+    X, y = _problem(n=80, d=6, C=3)
+    X[:, 4:] = np.random.default_rng(9).normal(size=(80, 2)) * 0.1  # two weak features
+    obj = _objective(X, y, l2=l2)
+    obj.l1 = 0.03
+    W_ref, b_ref, f_ref = _l1_reference(X, y, l2, 0.03)
+    res = S.owlqn(obj, np.zeros(obj.size), max_iter=500, tol=1e-10)
+    assert res.converged, res.message
+    W, b = obj.unpack(res.theta)
+    f = _whole(X, y, l2, 0.03, res.theta, 6, 3)
+    assert f <= f_ref + 1e-12 * abs(f_ref)
+    assert res.loss_curve[-1] == pytest.approx(f, rel=1e-13)
+    zeros = W == 0.0
+    assert 3 <= zeros.sum() < zeros.size  # a sparse optimum, not all zero
+    # the zero set is L-BFGS-B's (its zeros are where both halves sit on the bound)
+    np.testing.assert_array_equal(zeros, np.abs(W_ref) < 1e-9)
+    np.testing.assert_allclose(W, W_ref, atol=1e-6)
+    assert np.all(np.diff(res.loss_curve) <= 0)  # a descent method
+    assert 3 < res.n_iter < 200
+
+
+def test_owlqn_without_l1_is_lbfgs_optimum_and_never_clips_the_bias():
+    X, y = _problem(n=80, d=4, C=3)
+    obj = _objective(X, y, l2=0.05)  # obj.l1 = 0: the bias and W move freely
+    a = S.owlqn(obj, np.zeros(obj.size), max_iter=300, tol=1e-9)
+    b = S.lbfgs(obj, np.zeros(obj.size), max_iter=300, tol=1e-9)
+    np.testing.assert_allclose(a.theta, b.theta, atol=1e-7)
+    # a strong L1 term zeroes every weight, never the (unpenalised) bias
+    y_skew = np.where(np.arange(80) % 5 == 0, 1, 0)
+    y_skew[:3] = 2
+    obj = _objective(X, y_skew, l2=0.0)
+    obj.l1 = 10.0
+    res = S.owlqn(obj, np.zeros(obj.size), max_iter=300, tol=1e-9)
+    W, bias = obj.unpack(res.theta)
+    np.testing.assert_array_equal(W, np.zeros_like(W))
+    counts = np.bincount(y_skew) / 80
+    np.testing.assert_allclose(np.exp(bias) / np.exp(bias).sum(), counts, atol=1e-7)
+
+
+def test_pseudo_gradient_is_the_least_norm_subgradient():
+    x = np.array([1.0, -2.0, 0.0, 0.0, 0.0, 0.0])
+    g = np.array([0.5, 0.5, 0.3, -3.0, 3.0, -1.0])
+    lam = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    got = S._pseudo_gradient(x, g, lam, xp=np)
+    # away from 0: g + lam sign(x); at 0: 0 if |g| <= lam, else the downhill side
+    np.testing.assert_array_equal(got, [1.5, -0.5, 0.0, -2.0, 2.0, -1.0])
+
+
+def test_owlqn_stops_at_max_iter_and_at_the_optimum_takes_no_step():
+    X, y = _problem()
+    obj = _objective(X, y)
+    obj.l1 = 0.02
+    res = S.owlqn(obj, np.zeros(obj.size), max_iter=2, tol=1e-12)
+    assert (res.n_iter, res.converged, res.message) == (2, False, "max_iter reached")
+    assert len(res.loss_curve) == 3 and res.loss_curve[2] < res.loss_curve[0]
+    best = S.owlqn(obj, np.zeros(obj.size), max_iter=300, tol=1e-10).theta
+    again = S.owlqn(obj, best, max_iter=300, tol=1e-6)
+    assert (again.n_iter, again.converged, again.message) == (0, True,
+                                                              "pseudo-gradient below tol")
+    assert again.theta is best
+
+
+def test_owlqn_reads_as_few_host_scalars_as_lbfgs(monkeypatch):
+    """One transfer for the start, then per iteration one for the direction, one per
+    function evaluation and one for the curvature pair: L-BFGS's count."""
+    X, y = _problem(n=80, d=4, C=3)
+    reads, evals = [], []
+    real = S.host_scalars
+    monkeypatch.setattr(S, "host_scalars", lambda xp, *v: reads.append(len(v)) or real(xp, *v))
+    obj = _objective(X, y, l2=0.01, calls=evals)
+    obj.l1 = 0.02
+    res = S.owlqn(obj, np.zeros(obj.size), max_iter=30, tol=1e-8)
+    assert res.n_iter > 5
+    assert len(reads) == 1 + 2 * res.n_iter + (len(evals) - 1)
+
+
+def test_owlqn_early_stopping_and_progress():
+    X, y = _problem()
+    obj = _objective(X, y)
+    obj.l1 = 0.01
+    vals = iter([1.0, 2.0, 3.0, 4.0])
+    early = S.EarlyStopper(lambda theta: next(vals), patience=2, tol=0.0)
+    out = io.StringIO()
+    res = S.owlqn(obj, np.zeros(obj.size), max_iter=100, tol=1e-12, early=early,
+                  progress=S.Progress(2, "owlqn", stream=out))
+    assert (res.n_iter, res.converged, res.val_curve) == (3, True, [1.0, 2.0, 3.0])
+    assert res.message == "validation loss stopped improving"
+    assert len(out.getvalue().splitlines()) == 3
+
+
+def test_gradient_descent_with_l1_takes_the_proximal_step():
+    X, y = _problem()
+    obj = _objective(X, y)
+    obj.l1 = 0.05
+    theta = np.random.default_rng(3).normal(size=obj.size) / 4
+    res = S.gradient_descent(obj, theta, learning_rate=0.5, max_iter=1, tol=0.0)
+    f, g = _flat_reference(X, y, 0.1)(theta)
+    z = theta - 0.5 * g
+    k = obj.n_features * obj.n_classes
+    want = z.copy()
+    want[:k] = np.sign(z[:k]) * np.maximum(np.abs(z[:k]) - 0.5 * 0.05, 0.0)
+    np.testing.assert_allclose(res.theta, want, rtol=1e-14, atol=1e-16)
+    assert np.count_nonzero(res.theta[:k] == 0.0) == np.count_nonzero(np.abs(z[:k]) <= 0.025)
+    # the loss curve holds the whole objective, L1 term included
+    W = theta[:k].reshape(obj.n_features, obj.n_classes)
+    assert res.loss_curve == [pytest.approx(f + 0.05 * np.abs(W).sum(), rel=1e-14)]
+
+
+def test_solve_picks_owlqn_for_an_l1_term_and_carries_the_optimizer_state():
+    X, y = _problem()
+    obj = _objective(X, y)
+    obj.l1 = 0.02
+    common = dict(learning_rate=0.1, batch_size=20, max_iter=3, tol=0.0, n_iter_no_change=5,
+                  rng=np.random.default_rng(0))
+    got = S.solve(obj, np.zeros(obj.size), solver="lbfgs", **common)
+    want = S.owlqn(obj, np.zeros(obj.size), max_iter=3, tol=0.0)
+    np.testing.assert_array_equal(got.theta, want.theta)
+    one = S.solve(obj, np.zeros(obj.size), solver="adam", **{**common, "max_iter": 1})
+    assert one.state.count == 3  # three batches of 20 rows
+    two = S.solve(obj, one.theta, solver="adam", state=one.state, **{**common, "max_iter": 1})
+    assert two.state.count == 6
