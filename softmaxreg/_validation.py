@@ -157,6 +157,18 @@ def check_frame_columns(X: Any) -> None:
         raise ValueError(msg)
 
 
+def float32_frame(X: Any) -> bool:
+    """A DataFrame or Arrow table whose columns are all float32 (pandas, polars, pyarrow):
+    its values stay float32, as a float32 NumPy array's do."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None and hasattr(X, "schema") and hasattr(X, "column_names"):  # pyarrow
+        dtypes = X.schema.types
+    if dtypes is None or is_array(X):
+        return False
+    names = [str(d) for d in list(dtypes)]
+    return bool(names) and all(n in ("float32", "Float32", "float") for n in names)
+
+
 def _holds_numbers(column: Any) -> bool:
     """An object column of Python numbers converts as scikit-learn would convert it."""
     try:

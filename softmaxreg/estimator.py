@@ -37,6 +37,7 @@ from ._validation import (
     check_some_weight,
     check_values,
     check_weights,
+    float32_frame,
     float_dtype_name,
     from_dask_dataframe,
     seed,
@@ -171,7 +172,8 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
             y_host = labels_to_host(y)
         else:
             # mini-batches gather rows: ask for row-major data in the one conversion
-            X, y_host = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
+            floats = [np.float32, np.float64] if float32_frame(X) else [np.float64, np.float32]
+            X, y_host = validate_data(self, X, y, reset=reset, dtype=floats,
                                       ensure_min_samples=1, ensure_all_finite=False,
                                       accept_sparse=SPARSE, accept_large_sparse=True,
                                       order="C" if self.batch_size is not None else None)
@@ -209,7 +211,13 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
                        f"torch or CuPy; move X there or pass a dense array")
                 raise ValueError(msg)
         if target is not None and (plan.name != target[0] or needs_move(X, target)):
-            X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
+            try:
+                X = backends.asarray(X, backend=target[0], device=target[1], dtype=dtype)
+            except (RuntimeError, AssertionError) as exc:  # torch: no CUDA build, no GPU...
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                msg = (f"backend={self.backend!r}, device={self.device!r} cannot be used "
+                       f"here: {reason}; choose another backend or device")
+                raise ValueError(msg) from None
             plan = plan_of(X)
         X, y_enc, w = plan.prepare(plan.astype(X, dtype), y_codes, sw, self.batch_size)
         return _Prepared(plan, X, y_enc, w, classes, y_codes,

@@ -319,3 +319,26 @@ def test_polars_frames_give_the_numpy_answer(solver):
     bad = frame.with_columns(pl.Series("b", np.where(y == 0, "x", "y")))
     with pytest.raises(ValueError, match=r"`X` column 'b' has dtype String, which is not numeric"):
         SoftmaxRegression().fit(bad, y)
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "pyarrow"])
+def test_float32_frames_stay_float32(kind):
+    lib = pytest.importorskip(kind)
+    X, y = _frame_problem()
+    X32 = X.astype(np.float32)
+    columns = {"a": X32[:, 0], "b": X32[:, 1], "c": X32[:, 2]}
+    frame = lib.table(columns) if kind == "pyarrow" else lib.DataFrame(columns)
+    m = SoftmaxRegression().fit(frame, y)
+    assert m.coef_.dtype == np.float32
+    np.testing.assert_allclose(m.coef_, SoftmaxRegression().fit(X32, y).coef_, rtol=1e-6)
+
+
+def test_an_unusable_device_is_refused_naming_backend_and_device():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    X, y = _frame_problem()
+    m = SoftmaxRegression(backend="torch", device="cuda")
+    with pytest.raises(ValueError, match=r"backend='torch', device='cuda' cannot be used here"):
+        m.fit(X, y)
+    assert not hasattr(m, "coef_")
