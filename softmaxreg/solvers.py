@@ -253,31 +253,48 @@ def lbfgs(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
         ys = xp.sum(yk * step)
         ys_h, yy, ss, gmax = host_scalars(xp, ys, xp.sum(yk * yk), xp.sum(step * step),
                                           xp.max(xp.abs(g_new)))
-        if ys_h > 1e-10 * math.sqrt(yy * ss):  # keep only pairs with positive curvature
-            if len(s_hist) == history:
-                s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
-            s_hist.append(step)
-            y_hist.append(yk)
-            rho_hist.append(1.0 / ys)
+        _keep_pair(s_hist, y_hist, rho_hist, step, yk, ys, ys_h, yy * ss, history)
         f_old, f, g = f, f_new, g_new
         last_gain = (f_old - f) / max(abs(f_old), 1e-300)
         curve.append(f)
-        val = None
-        if early is not None:
-            val, stop = early(theta)
-            vals.append(val)
-            if stop:
-                message = "validation loss stopped improving"
-                converged = True
-        if progress:
-            progress(it, f, val)
-        if gmax <= tol:
-            converged, message = True, "gradient below tol"
-        elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
-            converged, message = True, "relative improvement below 64 * eps"
+        converged, message = _end_of_iteration(
+            it, f_old, f, theta, gmax <= tol, "gradient below tol", early=early, vals=vals,
+            progress=progress, ftol=ftol, converged=converged, message=message)
     if progress:
         progress(it, f, vals[-1] if vals else None, final=True)
     return FitResult(theta, it, converged, curve, vals, message or "max_iter reached")
+
+
+def _keep_pair(s_hist: list[Any], y_hist: list[Any], rho_hist: list[Any], step: Any, yk: Any,
+               ys: Any, ys_h: float, yy_ss: float, history: int) -> None:
+    """Add the curvature pair ``(step, yk)`` to the history (the oldest goes when it is
+    full), only when its curvature ``ys_h = yk . step`` is positive enough."""
+    if ys_h > 1e-10 * math.sqrt(yy_ss):
+        if len(s_hist) == history:
+            s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
+        s_hist.append(step)
+        y_hist.append(yk)
+        rho_hist.append(1.0 / ys)
+
+
+def _end_of_iteration(it: int, f_old: float, f: float, theta: Any, small_gradient: bool,
+                      gradient_message: str, *, early: Any, vals: list[float], progress: Any,
+                      ftol: float, converged: bool, message: str) -> tuple[bool, str]:
+    """Early stopping on validation data, the progress line, and the two convergence
+    tests (a small gradient, then a relative improvement below ``ftol``)."""
+    val = None
+    if early is not None:
+        val, stop = early(theta)
+        vals.append(val)
+        if stop:
+            converged, message = True, "validation loss stopped improving"
+    if progress:
+        progress(it, f, val)
+    if small_gradient:
+        converged, message = True, gradient_message
+    elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
+        converged, message = True, "relative improvement below 64 * eps"
+    return converged, message
 
 
 def _two_loop(g: Any, s_hist: list[Any], y_hist: list[Any], rho_hist: list[Any], *,
@@ -486,29 +503,14 @@ def owlqn(obj: Objective, theta: Any, *, max_iter: int, tol: float, history: int
         ys = xp.sum(yk * step)
         ys_h, yy, ss, pgmax = host_scalars(xp, ys, xp.sum(yk * yk), xp.sum(step * step),
                                            xp.max(xp.abs(pg)))
-        if ys_h > 1e-10 * math.sqrt(yy * ss):
-            if len(s_hist) == history:
-                s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
-            s_hist.append(step)
-            y_hist.append(yk)
-            rho_hist.append(1.0 / ys)
+        _keep_pair(s_hist, y_hist, rho_hist, step, yk, ys, ys_h, yy * ss, history)
         theta, g = theta_new, g_new
         F_old, F = F, F_new
         last_gain = (F_old - F) / max(abs(F_old), 1e-300)
         curve.append(F)
-        val = None
-        if early is not None:
-            val, stop = early(theta)
-            vals.append(val)
-            if stop:
-                message = "validation loss stopped improving"
-                converged = True
-        if progress:
-            progress(it, F, val)
-        if pgmax <= tol:
-            converged, message = True, "pseudo-gradient below tol"
-        elif (F_old - F) <= ftol * max(abs(F_old), abs(F), 1.0):
-            converged, message = True, "relative improvement below 64 * eps"
+        converged, message = _end_of_iteration(
+            it, F_old, F, theta, pgmax <= tol, "pseudo-gradient below tol", early=early,
+            vals=vals, progress=progress, ftol=ftol, converged=converged, message=message)
     if progress:
         progress(it, F, vals[-1] if vals else None, final=True)
     return FitResult(theta, it, converged, curve, vals, message or "max_iter reached")
