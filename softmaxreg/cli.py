@@ -49,7 +49,7 @@ from .datasets import make_tumors
 from .io import atomic_write
 
 try:  # these need scikit-learn (the `workflow` extra); `main` says how to get it
-    from .estimator import final_estimator
+    from .estimator import SoftmaxRegression, final_estimator
     from .metrics import evaluation
     from .plotting import (
         plot_confusion_matrix,
@@ -398,7 +398,20 @@ def _check_backend(name: str | None, device: Any) -> None:
 #: library parameters as the command line spells them, for the library's messages
 _OPTIONS = {"learning_rate": "--learning-rate", "val_size": "--val-size",
             "test_size": "--test-size", "cv": "--cv", "refit_full": "--refit-full",
-            "early_stopping": "--early-stopping"}
+            "early_stopping": "--early-stopping", "batch_size": "--batch-size", "C": "--C",
+            "max_iter": "--epochs"}
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    """The model's own checks of --C, --epochs, --learning-rate and --batch-size, made
+    before any data is read, in the command line's words."""
+    given = {"solver": args.solver, "C": args.C, "max_iter": args.max_iter,
+             "learning_rate": args.learning_rate, "batch_size": args.batch_size}
+    model = SoftmaxRegression(**{k: v for k, v in given.items() if v is not None})
+    try:
+        model._check_params()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(_as_options(str(exc))) from None
 
 
 def _as_options(text: str) -> str:
@@ -619,6 +632,7 @@ def _run_workflow(args: argparse.Namespace, X: Any, y: Any, title: str,
 
 def _demo(args: argparse.Namespace) -> int:
     _check_splits(args)
+    _check_model_options(args)
     df = make_tumors(1000, random_state=DEMO_DATA_SEED)
     X, y = df[["leukocyte_count", "blood_pressure"]], df["tumor_class"]
     title = "softmaxreg demo: 1000 tumours (embedded data, like the lesson's)"
@@ -628,6 +642,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     _check_splits(args)
+    _check_model_options(args)
     _check_backend(args.backend, args.device)  # before the data is read, not after
     features = None if args.features is None else [f.strip() for f in args.features.split(",")]
     if features is not None:

@@ -104,6 +104,9 @@ MISTAKES = [
     case("dask-device", [*TRAIN, "--backend", "dask", "--device", "cuda", "--out", "r"],
          "--device 'cuda' needs --backend"),
     case("seed-negative", [*TRAIN, "--seed", "-1", "--out", "r"], "argument --seed"),
+    case("batch-size-zero", [*TRAIN, "--batch-size", "0", "--out", "r"],
+         "--batch-size must be an integer >= 1, got 0"),
+    case("C-zero", [*TRAIN, "--C", "0", "--out", "r"], "--C must be a number > 0.0"),
     case("features-twice", [*TRAIN, "--features", "leukocyte_count,leukocyte_count",
                             "--out", "r"], "--features names 'leukocyte_count' more than once"),
     case("predict-out-no-folder", ["predict", "model", "data/tumors.csv", "--out",
@@ -195,6 +198,11 @@ def test_backend_and_device_are_refused_before_the_data_is_read(template, tmp_pa
     out, err = capsys.readouterr()
     assert code == 2 and "--device 'foo' is not usable" in err
     assert "loading" not in out and "loading" not in err
+    code = main(["train", "data/tumors.csv", "--target", "tumor_class", "--C", "-1",
+                 "--out", str(tmp_path / "r")])  # the model's options too
+    out, err = capsys.readouterr()
+    assert code == 2 and "--C must be a number > 0.0, got -1.0" in err
+    assert "loading" not in out + err and "training" not in out + err
 
 
 def test_no_class_weights_are_reported_without_them(template, tmp_path, monkeypatch, capsys):
