@@ -54,6 +54,12 @@ class DataError(ValueError):
 def _suggest(name: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    options = list(options)
+    sep = next((s for s in (";", "\t", "|") if len(options) == 1 and s in str(options[0])),
+               None)
+    if sep is not None:  # one column whose name holds the others: not a comma-separated file
+        hint += (f"; the file looks separated by {sep!r}, not commas: save it with commas, "
+                 f"e.g. pandas.read_csv(path, sep={sep!r}).to_csv(new_path, index=False)")
     return f"{hint} (columns: {', '.join(map(str, options))})"
 
 

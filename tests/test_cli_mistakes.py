@@ -107,6 +107,9 @@ MISTAKES = [
     case("batch-size-zero", [*TRAIN, "--batch-size", "0", "--out", "r"],
          "--batch-size must be an integer >= 1, got 0"),
     case("C-zero", [*TRAIN, "--C", "0", "--out", "r"], "--C must be a number > 0.0"),
+    case("semicolon-csv", ["train", "data/semicolons.csv", "--target", "tumor_class",
+                           "--quiet", "--out", "r"],
+         "the file looks separated by ';', not commas"),
     case("features-twice", [*TRAIN, "--features", "leukocyte_count,leukocyte_count",
                             "--out", "r"], "--features names 'leukocyte_count' more than once"),
     case("predict-out-no-folder", ["predict", "model", "data/tumors.csv", "--out",
@@ -136,6 +139,8 @@ def template(tmp_path_factory):
     (home / "notes.txt").write_text("the user's home")
     (root / "sibling.txt").write_text("beside the project")
     make_tumors(200, random_state=0).to_csv(proj / "data" / "tumors.csv", index=False)
+    make_tumors(20, random_state=0).to_csv(proj / "data" / "semicolons.csv", index=False,
+                                          sep=";")
     (proj / "mine").mkdir()
     (proj / "mine" / "thesis.tex").write_text("precious")
     assert main(["train", str(proj / "data" / "tumors.csv"), "--target", "tumor_class",
