@@ -124,12 +124,7 @@ def read_table(path: Any, *, engine: str | None = None, progress: Any = None) ->
     Raises :class:`DataError` when the file is missing, empty or unreadable.
     """
     pd = optional_import("pandas", "workflow", needed_for="reading tables")
-    name = source_name(path)
-    stdin = str(path) == STDIN
-    if not stdin and not (Path(path).is_file() or (Path(path).is_dir() and _is_parquet(path))):
-        msg = f"no such file: {name}"
-        raise DataError(msg)
-    parquet = not stdin and _is_parquet(path)
+    name, stdin, parquet = _table_source(path)
     engine = table_engine(engine, parquet=parquet)
     kind = "Parquet" if parquet else "CSV"
     size = None if stdin else _bytes(path)
@@ -211,18 +206,24 @@ def _read_polars(path: Any, *, parquet: bool, name: str) -> Any:
                         columns=list(frame.columns))
 
 
+def _table_source(path: Any) -> tuple[str, bool, bool]:
+    """``path``'s name for messages, whether it is standard input and whether it is
+    Parquet (a file or a folder); a missing file is refused here."""
+    name = source_name(path)
+    stdin = str(path) == STDIN
+    if not stdin and not (Path(path).is_file() or (Path(path).is_dir() and _is_parquet(path))):
+        msg = f"no such file: {name}"
+        raise DataError(msg)
+    return name, stdin, not stdin and _is_parquet(path)
+
+
 def read_chunks(path: Any, chunk_rows: int) -> Iterator[Any]:
     """The rows of a CSV or Parquet table (``"-"``: CSV from standard input) as pandas
     DataFrames of at most ``chunk_rows`` rows, read one at a time (pandas for CSV,
     pyarrow for Parquet). Each chunk's index counts rows from the top of the table,
     so an error can name the row."""
     pd = optional_import("pandas", "workflow", needed_for="reading tables")
-    name = source_name(path)
-    stdin = str(path) == STDIN
-    if not stdin and not (Path(path).is_file() or (Path(path).is_dir() and _is_parquet(path))):
-        msg = f"no such file: {name}"
-        raise DataError(msg)
-    parquet = not stdin and _is_parquet(path)
+    name, stdin, parquet = _table_source(path)
     try:
         if parquet:
             ds = optional_import("pyarrow.dataset", "workflow", needed_for="reading Parquet")
