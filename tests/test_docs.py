@@ -17,6 +17,8 @@ from softmaxreg.cli import main as cli
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+# what a python example prints, one line per comment: `print(x)  # -> 0.97... float32`
+OUTPUT = re.compile(r"#\s->\s(.*)$", re.M)
 def checkout_env() -> dict[str, str]:
     """The environment for a subprocess that imports softmaxreg from this checkout, also
     where an editable install of another checkout comes first on the path."""
@@ -33,7 +35,8 @@ def blocks(path: Path, lang: str) -> list[str]:
 def test_python_examples_run(page, tmp_path):
     """The blocks of one page, pasted into one script as a user would, run with
     ``python script.py`` in a scratch folder (so `if __name__ == "__main__":` guards
-    and worker processes behave as they do for users)."""
+    and worker processes behave as they do for users), and print, line by line, what
+    their `# -> ...` comments say."""
     code = [body for body in blocks(page, "python")
             if "# needs: cuda" not in body or "torch:cuda" in backends.available()]
     assert code
@@ -42,6 +45,30 @@ def test_python_examples_run(page, tmp_path):
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env=checkout_env())
     assert done.returncode == 0, done.stderr[-3000:]
+    expected = [m.group(1) for body in code for m in OUTPUT.finditer(body)]
+    printed = done.stdout.splitlines()
+    assert len(printed) == len(expected), (
+        f"{page.name}: every printed line needs a `# -> ...` comment saying what it prints;"
+        f" printed {printed}, documented {expected}")
+    for line, shown in zip(printed, expected, strict=True):
+        assert prints(shown, line), f"{page.name} prints {line!r} where it says {shown!r}"
+
+
+def prints(shown: str, line: str) -> bool:
+    """Whether ``line`` is what a ``# -> shown`` comment documents: ``shown`` up to two
+    spaces and a parenthesised remark, ``...`` matching anything (as doctest's ELLIPSIS)."""
+    shown = re.sub(r"\s{2,}\(.*\)$", "", shown).rstrip()
+    pattern = ".*".join(re.escape(part) for part in shown.split("..."))
+    return re.fullmatch(pattern, line.rstrip()) is not None
+
+
+def test_documented_output_is_matched_exactly():
+    assert prints("True  (the same optimum)", "True")
+    assert prints("Array 1.386294361119...  (log 4)", "Array 1.3862943611198908")
+    assert prints("[nan nan  0.]", "[nan nan  0.]")
+    assert not prints("True", "False")
+    assert not prints("Array 1.386294361119...", "Array 1.3862")
+    assert not prints("(4, 2)", "(4, 2, 1)")
 
 
 def test_cli_page_commands_run(tmp_path, monkeypatch, capsys):
