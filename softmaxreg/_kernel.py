@@ -56,18 +56,19 @@ class Ops:
 
     name: str  # "numpy", "torch", "torch-fused", "jax", "cupy", "scipy-sparse" or "generic"
     xp: Any
-    block_rows: int | None  # rows per block (cache-sized on CPUs); None: all rows at once
-    inplace: bool  # may update its own temporaries in place
-    scatter: bool  # a native flat gather/scatter at the labels (else a mask over the block)
-    workers: int  # threads that share the row blocks (NumPy); 1: none
-    logits: Callable[[Any, Any, Any], Any]  # (Xb, W, b) -> fresh class-major (C, nb) logits
-    exp: Callable[[Any], Any]  # exp(Z), written into Z where ``inplace``
-    rows: Callable[[Any, int, int], Any] = field(default=lambda X, start, stop:
-                                                  X[start:stop, ...])  # a block of rows
     # the whole kernel as one row-major (n, C) function, called as
     # ``fused(ops, X, y, W, b, l2=, w=, total=)`` instead of the blocked loop below
     fused: Callable[..., tuple[Any, Any, Any]] | None = None
     matmul: Callable[[Any, Any], Any] = operator.matmul  # A @ B at the backend's full precision
+    # the blocked loop's choices (a fused kernel makes its own):
+    block_rows: int | None = None  # rows per block (cache-sized on CPUs); None: all at once
+    inplace: bool = False  # may update its own temporaries in place
+    scatter: bool = False  # a native flat gather/scatter at the labels (else a label mask)
+    workers: int = 1  # threads that share the row blocks (NumPy); 1: none
+    logits: Callable[[Any, Any, Any], Any] | None = None  # (Xb, W, b) -> fresh (C, nb)
+    exp: Callable[[Any], Any] | None = None  # exp(Z), written into Z where ``inplace``
+    rows: Callable[[Any, int, int], Any] = field(default=lambda X, start, stop:
+                                                  X[start:stop, ...])  # a block of rows
 
 
 def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = None,
@@ -83,8 +84,9 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
         # hashed text (d = 2**18) is far larger than the block's rows; cache-sized blocks
         # took 4.4x the matrix's storage at (50000, 2**18), one per thread 2x
         workers = cpu_workers() if workers is None else workers
-        return Ops("scipy-sparse", xp, block_rows or max(1, -(-X.shape[0] // workers)), True,
-                   True, workers, _numpy_logits, _numpy_exp, _sparse_rows)
+        return Ops("scipy-sparse", xp, block_rows=block_rows or max(1, -(-X.shape[0] // workers)),
+                   inplace=True, scatter=True, workers=workers, logits=_numpy_logits,
+                   exp=_numpy_exp, rows=_sparse_rows)
     if is_sparse_chunked(X):  # Dask rows of SciPy CSR chunks: the SciPy kernel per chunk
         return dask_sparse_ops(xp)
     sparse = sparse_library(X)
@@ -93,20 +95,22 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
     if sparse == "cupy":  # cupyx.scipy.sparse CSR: CuPy's sparse products, whole
         return cupy_ops(xp)
     if native and is_numpy_namespace(xp):
-        return Ops("numpy", xp, block_rows or BLOCK_ROWS, True, True,
-                   cpu_workers() if workers is None else workers, _numpy_logits, _numpy_exp)
+        return Ops("numpy", xp, block_rows=block_rows or BLOCK_ROWS, inplace=True, scatter=True,
+                   workers=cpu_workers() if workers is None else workers,
+                   logits=_numpy_logits, exp=_numpy_exp)
     if native and is_torch_namespace(xp):
         if X.device.type != "cpu" and block_rows is None:
             return torch_fused_ops(xp)
-        return Ops("torch", xp, block_rows or BLOCK_ROWS, True, True, 1, _torch_logits,
-                   _torch_exp)
+        return Ops("torch", xp, block_rows=block_rows or BLOCK_ROWS, inplace=True, scatter=True,
+                   logits=_torch_logits, exp=_torch_exp)
     if native and is_jax_namespace(xp):
         return jax_ops(xp)
     if native and is_cupy_namespace(xp):
         return cupy_ops(xp)
     # lazy (Dask) and traced arrays build one graph: the whole array in one block
     inplace = native and is_writeable(X)
-    return Ops("generic", xp, block_rows, inplace, False, 1, _generic_logits, xp.exp)
+    return Ops("generic", xp, block_rows=block_rows, inplace=inplace, logits=_generic_logits,
+               exp=xp.exp)
 
 
 # GPUs want whole matrix products and few kernel launches, not cache-sized blocks: at
@@ -117,23 +121,20 @@ def ops_for(xp: Any, X: Any, *, native: bool = True, block_rows: int | None = No
 def torch_fused_ops(xp: Any) -> Ops:
     """PyTorch off the CPU, and sparse CSR tensors anywhere: the row-major kernel on
     torch's own fused ops."""
-    return Ops("torch-fused", xp, None, True, True, 1, _torch_logits, _torch_exp,
-               fused=_torch_fused)
+    return Ops("torch-fused", xp, fused=_torch_fused)
 
 
 def torch_host_sparse_ops(xp: Any) -> Ops:
     """torch CSR tensors on the CPU: the SciPy kernel on zero-copy views of the tensors.
     torch's CPU sparse products are slow: at (14000, 17000) with 0.3% non-zeros
     ``X @ W`` took 24 ms against SciPy's 4.3, and ``X.t() @ P`` 320 ms against 4.0."""
-    return Ops("torch-sparse-cpu", xp, None, True, True, 1, _numpy_logits, _numpy_exp,
-               fused=_torch_sparse_on_host)
+    return Ops("torch-sparse-cpu", xp, fused=_torch_sparse_on_host)
 
 
 def dask_sparse_ops(xp: Any) -> Ops:
     """Dask arrays of ``scipy.sparse`` row chunks: each chunk through the SciPy kernel
     (plain sums), added in a tree; the results stay lazy."""
-    return Ops("dask-sparse", xp, None, False, False, 1, _generic_logits, xp.exp,
-               fused=_dask_sparse_fused, matmul=_dask_sparse_matmul)
+    return Ops("dask-sparse", xp, fused=_dask_sparse_fused, matmul=_dask_sparse_matmul)
 
 
 def chunk_sums(X: Any, y: Any, W: Any, b: Any, w: Any) -> tuple[Any, Any, Any, Any]:
@@ -200,7 +201,7 @@ def _dask_sparse_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w
 
 def cupy_ops(xp: Any) -> Ops:
     """CuPy: the row-major kernel on CuPy's own ops, on the data's device."""
-    return Ops("cupy", xp, None, True, True, 1, _generic_logits, xp.exp, fused=_cupy_fused)
+    return Ops("cupy", xp, fused=_cupy_fused)
 
 
 @functools.cache  # one Ops per namespace: it is jax.jit's static argument
@@ -209,8 +210,7 @@ def jax_ops(xp: Any) -> Ops:
     program, not op by op), with float32 matrix products at full precision: JAX's GPU
     default rounds their inputs to TF32 (gradients off by ~1e-3 relative on an H200)."""
     matmul = functools.partial(xp.matmul, precision="highest")
-    return Ops("jax", xp, None, False, False, 1, _generic_logits, xp.exp,
-               fused=_jax_compiled(), matmul=matmul)
+    return Ops("jax", xp, fused=_jax_compiled(), matmul=matmul)
 
 
 def kernel(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
@@ -497,7 +497,7 @@ def _torch_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: Any,
     loss_sum = -(picked.sum() if w is None else torch.dot(w, picked))
     P = logp.exp_()
     if w is None:
-        P.scatter_add_(1, index, torch.full((n, 1), -1.0, dtype=P.dtype, device=P.device))
+        P.scatter_add_(1, index, P.new_full(index.shape, -1.0))  # G = P - Y
     else:
         P.mul_(w[:, None])
         P.scatter_add_(1, index, -w[:, None])  # G = w * (P - Y)
@@ -548,7 +548,8 @@ def numpy_like_fused(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: 
     rows = lib.arange(n)
     picked = logp[rows, y]
     loss_sum = -(picked.sum() if w is None else w @ picked)
-    P = lib.exp(logp, out=logp)
+    P = logp
+    lib.exp(P, out=P)
     if w is None:
         P[rows, y] -= 1.0
     else:

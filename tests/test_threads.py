@@ -70,6 +70,37 @@ def test_worker_count_follows_cpu_affinity():
     assert out.strip() == "1"
 
 
+@pytest.mark.parametrize(("folders", "expected"), [
+    ([{"cpu.max": "150000 100000\n"}], 2),  # cgroup v2: 1.5 CPUs, rounded up
+    ([{"cpu.max": "400000 100000\n"}], 4),  # more than this machine has: still read
+    ([{"cpu.max": "max 100000\n"}, {"cpu.max": "100000 100000\n"}], None),  # v2 decides
+    ([{"cpu.max": ""}, {"cpu.max": "200000 100000\n"}], 2),  # an empty file: look on
+    ([{"cpu.max": "x 100000\n"}, {"cpu.max": "300000 100000\n"}], 3),  # unreadable
+    ([{"cpu.max": "100000\n"}, {"cpu.max": "300000 100000\n"}], 3),  # no period
+    ([{}, {"cpu.cfs_quota_us": "300000\n", "cpu.cfs_period_us": "100000\n"}], 3),  # v1
+    ([{"cpu.cfs_quota_us": "x\n", "cpu.cfs_period_us": "100000\n"},
+      {"cpu.cfs_quota_us": "200000\n", "cpu.cfs_period_us": "100000\n"}], 2),
+    ([{"cpu.cfs_quota_us": "250000\n"}, {"cpu.max": "500000 100000\n"}], 5),  # no period
+    ([{"cpu.cfs_quota_us": "1\n", "cpu.cfs_period_us": "100000\n"}], 1),  # 1 us of 100 ms
+    ([{"cpu.cfs_quota_us": "100000\n", "cpu.cfs_period_us": "0\n"}], None),
+    ([{"cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"},
+      {"cpu.max": "200000 100000\n"}], None),  # v1 without a quota decides
+    ([{}, {}], None),
+])
+def test_cgroup_quota_is_read_from_the_first_folder_that_has_one(tmp_path, monkeypatch,
+                                                                 folders, expected):
+    """The quota in CPUs (rounded up) from the first of ``CGROUP_DIRS`` that states one;
+    missing or unreadable files send the search on to the next folder."""
+    dirs = []
+    for i, files in enumerate(folders):
+        dirs.append(tmp_path / str(i))
+        dirs[-1].mkdir()
+        for name, text in files.items():
+            (dirs[-1] / name).write_text(text)
+    monkeypatch.setattr(K, "CGROUP_DIRS", tuple(dirs))
+    assert K._cgroup_cpu_quota() == expected
+
+
 @pytest.mark.parametrize(("files", "expected"), [
     ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: 1.5 CPUs -> 2 workers
     ({"cpu.max": "50000 100000\n"}, 1),
