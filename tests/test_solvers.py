@@ -650,3 +650,73 @@ def test_solve_picks_owlqn_for_an_l1_term_and_carries_the_optimizer_state():
     assert one.state.count == 3  # three batches of 20 rows
     two = S.solve(obj, one.theta, solver="adam", state=one.state, **{**common, "max_iter": 1})
     assert two.state.count == 6
+
+
+def _owlqn_reference(fun, x, lam, *, max_iter, history=10, c1=1e-4):
+    """Andrew & Gao's OWL-QN (ICML 2007) written out with dense matrices: the inverse
+    Hessian by the BFGS update from ``gamma I``, the direction projected onto the
+    pseudo-gradient's signs, a backtracking line search projected onto the orthant.
+    Returns the objective after each iteration and each iteration's first trial step."""
+    def F(x):
+        f, g = fun(x)
+        return f + lam @ np.abs(x), g
+
+    def pseudo(x, g):
+        r, left = g + lam, g - lam
+        at_zero = np.where(r < 0, r, np.where(left > 0, left, 0.0))
+        return np.where(x > 0, r, np.where(x < 0, left, at_zero))
+
+    f, g = F(x)
+    pg, pairs, curve, first_steps = pseudo(x, g), [], [f], []
+    for _ in range(max_iter):
+        H = np.eye(x.size)
+        if pairs:
+            s, yv = pairs[-1]
+            H *= (s @ yv) / (yv @ yv)
+        for s, yv in pairs:  # oldest first
+            V = np.eye(x.size) - np.outer(yv, s) / (yv @ s)
+            H = V.T @ H @ V + np.outer(s, s) / (yv @ s)
+        d = -H @ pg
+        d[(lam > 0) & (d * pg >= 0)] = 0.0
+        if not pg @ d < 0:
+            pairs, d = [], -pg
+        orthant = np.where(x != 0, np.sign(x), -np.sign(pg))
+        t = 1.0 if pairs else min(1.0, 1.0 / np.abs(pg).sum())
+        first_steps.append(t)
+        while True:
+            trial = x + t * d
+            trial[(lam > 0) & (np.sign(trial) != orthant)] = 0.0
+            f_new, g_new = F(trial)
+            if f_new <= f + c1 * pg @ (trial - x):
+                break
+            t /= 2
+        s, yv = trial - x, g_new - g
+        if yv @ s > 1e-10 * np.sqrt((yv @ yv) * (s @ s)):
+            pairs = [*pairs, (s, yv)][-history:]
+        x, f, g = trial, f_new, g_new
+        pg = pseudo(x, g)
+        curve.append(f)
+    return curve, first_steps
+
+
+@pytest.mark.parametrize(("history", "l1"), [(10, 0.03), (3, 0.03), (10, 0.2)])
+def test_owlqn_takes_the_steps_of_a_dense_reference(history, l1, monkeypatch):
+    """Every iteration's objective equals the dense reference's, so the direction,
+    its projection, the first step and the line search are each the paper's."""
+    X, y = _problem(n=80, d=6, C=3)
+    obj = _objective(X, y, l2=0.01)
+    obj.l1 = l1
+    lam = np.concatenate([np.full(18, l1), np.zeros(3)])
+    theta = np.random.default_rng(5).normal(size=obj.size) / 3  # signs of both kinds
+    theta[::4] = 0.0
+    steps = []
+    real = S._orthant_backtracking
+    monkeypatch.setattr(S, "_orthant_backtracking",
+                        lambda *a, **k: steps.append(a[7]) or real(*a, **k))
+    kw = {} if history == 10 else {"history": history}  # 10: the default
+    res = S.owlqn(obj, theta.copy(), max_iter=12, tol=0.0, **kw)
+    assert res.n_iter == 12
+    curve, first = _owlqn_reference(_flat_reference(X, y, 0.01), theta.copy(), lam,
+                                    max_iter=12, history=history)
+    np.testing.assert_allclose(res.loss_curve, curve, rtol=1e-11)
+    np.testing.assert_allclose(steps, first, rtol=1e-12)
