@@ -227,6 +227,25 @@ def test_sgd_with_l1_soft_thresholds_after_the_step():
                                _soft(p[0] - 0.1 * 1.5 * g[0], 0.05), rtol=1e-15)
 
 
+def test_l1_strengths_apply_to_their_own_arrays_in_any_order():
+    """A zero strength leaves its array alone and the others are still thresholded;
+    a threshold of exactly 1 is a threshold like any other."""
+    p = (np.array([0.3, -2.5]), np.array([0.5, -0.02, 1.6]), np.array([0.7]))
+    g = (np.array([1.0, 1.0]), np.array([1.0, -0.1, -1.0]), np.array([-3.0]))
+    opt = optim.sgd(0.5, l1=(0.0, 2.0, 1.0))  # thresholds 0, 1.0 and 0.5
+    new = optim.apply_updates(p, opt.update(g, opt.init(p), p)[0])
+    np.testing.assert_array_equal(new[0], p[0] - 0.5 * g[0])
+    np.testing.assert_array_equal(new[1], _soft(p[1] - 0.5 * g[1], 1.0))
+    assert new[1][0] == new[1][1] == 0.0 and new[1][2] == pytest.approx(1.1)
+    np.testing.assert_array_equal(new[2], _soft(p[2] - 0.5 * g[2], 0.5))
+
+
+def test_l1_step_on_a_list_names_params():
+    opt = optim.sgd(0.1, l1=(0.5,))
+    with pytest.raises(TypeError, match="`params`"):
+        opt.update((np.ones(2),), opt.init((np.ones(2),)), ([1.0, 2.0],))
+
+
 def test_adam_with_l1_thresholds_in_its_own_metric(bk):
     rng = np.random.default_rng(4)
     p = (rng.normal(size=(3, 2)) * 0.05, rng.normal(size=2))

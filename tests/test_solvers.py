@@ -720,3 +720,61 @@ def test_owlqn_takes_the_steps_of_a_dense_reference(history, l1, monkeypatch):
                                     max_iter=12, history=history)
     np.testing.assert_allclose(res.loss_curve, curve, rtol=1e-11)
     np.testing.assert_allclose(steps, first, rtol=1e-12)
+
+
+def _scripted_search(values, *, F, eps, t=1.0, max_ls=50):
+    """``_orthant_backtracking`` from x = 1 along d = -1 (pseudo-gradient 1, nothing
+    penalised), the objective read from ``values`` in turn; returns what it returned and
+    the step of each trial point."""
+    trials = []
+    values = iter(values)
+
+    def total(trial):
+        trials.append(1.0 - float(trial[0]))
+        return np.asarray(next(values)), np.zeros(1)
+
+    one = np.ones(1)
+    out = S._orthant_backtracking(total, one, -one, one, np.zeros(1, bool), F, one, t,
+                                  max_ls=max_ls, eps=eps, xp=np)
+    return out, trials
+
+
+def test_orthant_backtracking_accepts_exactly_armijos_sufficient_decrease():
+    c1 = 1e-4
+    # F + c1 * pg.(trial - x) at t = 1 and t = 0.5 is 1 - 1e-4 and 1 - 5e-5
+    out, trials = _scripted_search([1 + c1 * -1.0], F=1.0, eps=1e-16)
+    assert trials == [1.0] and float(out[1]) == 1 + c1 * -1.0  # equality is enough
+    out, trials = _scripted_search([1.00005, 0.99993], F=1.0, eps=1e-16, t=0.5)
+    assert trials == [0.5, 0.25] and float(out[1]) == 0.99993
+    assert out[0] == pytest.approx([0.75], abs=0)
+    # a decrease smaller than Armijo's asks for halves the step again
+    out, trials = _scripted_search([0.99995, 0.99999, 0.99998, 0.99], F=1.0, eps=1e-16)
+    assert trials == [1.0, 0.5, 0.25, 0.125] and float(out[1]) == 0.99
+
+
+def test_orthant_backtracking_falls_back_to_the_lowest_point_seen():
+    # no trial meets Armijo; the search ends after two values flat within 4 eps |F|
+    F, eps = 2.0, 1e-9
+    flat = [2 - 4e-9, 2 + 1e-9]
+    # Armijo asks for 2 - 1e-4 t: 1.9999 at t = 1, 1.99995 at t = 0.5, ...
+    out, trials = _scripted_search([1.99996, 1.99996, 1.99998, 2.5, *flat], F=F, eps=eps)
+    assert len(trials) == 6
+    assert float(out[1]) == 1.99996 and out[0] == pytest.approx([0.0], abs=0)  # the first
+    # NaN and inf, values equal to F and increases are never kept: None
+    out, trials = _scripted_search([np.nan, np.inf, 2.0, 3.0, 2.0, 2.0], F=F, eps=0.0,
+                                   max_ls=6)
+    assert out is None and len(trials) == 6
+    out, trials = _scripted_search([-np.inf, 2.0, 2.0], F=F, eps=eps)
+    assert out is None and len(trials) == 3
+
+
+def test_orthant_backtracking_gives_up_after_two_flat_values_in_a_row():
+    F, eps = 2.0, 2.0**-10  # 4 eps |F| = 2**-7 exactly
+    edge, beyond = 2 + 2.0**-7, 2 + 1.1 * 2.0**-7
+    for values, n in [([edge, beyond, edge, beyond, edge, edge], 6),
+                      ([beyond, edge, 3.0, edge, edge], 5),
+                      ([edge, edge, edge], 2)]:
+        out, trials = _scripted_search(values + [3.0] * 10, F=F, eps=eps)
+        assert out is None and len(trials) == n, values
+    out, trials = _scripted_search([3.0] * 7, F=F, eps=eps, max_ls=7)  # max_ls trials
+    assert out is None and trials == [0.5**k for k in range(7)]
