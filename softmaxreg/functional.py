@@ -206,6 +206,8 @@ def cross_entropy(
         xp = array_namespace(
             ("Z", Z), ("y", y), ("sample_weight", sample_weight), ("class_weight", class_weight)
         )
+    check_same_device(("Z", Z), ("y", y), ("sample_weight", sample_weight),
+                      ("class_weight", class_weight))  # first: the checks below read values
     _check_floating(Z, "Z", xp)
     if Z.ndim != 2:
         msg = f"`Z` must be 2-D (n_samples, n_classes), got shape {tuple(Z.shape)}"
@@ -214,8 +216,6 @@ def cross_entropy(
     _check_rows(n, "Z")
     y = _check_labels(y, C, xp, n_rows=n, rows_name="Z")
     sample_weight, class_weight = without_grad(sample_weight), without_grad(class_weight)
-    check_same_device(("Z", Z), ("y", y), ("sample_weight", sample_weight),
-                      ("class_weight", class_weight))
     w = _row_weights(y, sample_weight, class_weight, n=n, n_classes=C, dtype=Z.dtype, xp=xp)
     logp = log_softmax(Z, axis=1, xp=xp)
     mask = y[:, None] == xp.arange(C, device=device(Z))[None, :]
@@ -281,12 +281,13 @@ def loss_and_grad(
             ("X", X), ("y", y), ("W", W), ("b", b),
             ("sample_weight", sample_weight), ("class_weight", class_weight),
         )
+    # devices first: the label and weight checks below read values from the arrays
+    check_same_device(("X", X), ("y", y), ("W", W), ("b", b),
+                      ("sample_weight", sample_weight), ("class_weight", class_weight))
     _check_params(X, W, b, xp)
     n, C = X.shape[0], W.shape[1]
     _check_rows(n, "X")
     y = _check_labels(y, C, xp, n_rows=n, rows_name="X")
-    check_same_device(("X", X), ("y", y), ("W", W), ("b", b),
-                      ("sample_weight", sample_weight), ("class_weight", class_weight))
     check_number("l2", l2, lo=0.0, open_lo=False)
     l2 = float(l2)
     # the gradient is analytic: tensors that require grad are read, no graph is built

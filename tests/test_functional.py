@@ -522,3 +522,73 @@ def test_logsumexp_removes_only_the_reduced_axis():
     assert got.shape == (1,)
     np.testing.assert_allclose(got, [np.log(4.0)], rtol=1e-15)
     assert sr.logsumexp(Z, axis=1, keepdims=True).shape == (1, 1)
+
+
+def test_one_hot_defaults_to_the_default_float_on_the_labels_device():
+    strict = pytest.importorskip("array_api_strict")
+    dev = strict.Device("device1")
+    y = strict.asarray([0, 2, 1], device=dev)
+    got = sr.one_hot(y, 3)
+    assert got.device == dev and got.dtype == strict.float64
+    np.testing.assert_array_equal(np.asarray(strict.asarray(got, device=strict.Device(
+        "CPU_DEVICE"))), np.eye(3)[[0, 2, 1]])
+    assert sr.one_hot(np.array([1, 0]), 2).dtype == np.float64
+    assert sr.one_hot(np.array([1, 0]), 2, dtype=np.float32).dtype == np.float32
+
+
+def _ce_args(**change):
+    Z = np.zeros((4, 3))
+    args = {"Z": Z, "y": np.array([0, 1, 2, 1]), "sample_weight": np.ones(4),
+            "class_weight": np.ones(3)}
+    args.update(change)
+    return args
+
+
+def _ce(args):
+    return sr.cross_entropy(args["Z"], args["y"], sample_weight=args["sample_weight"],
+                            class_weight=args["class_weight"])
+
+
+@pytest.mark.parametrize("name", ["Z", "y", "sample_weight", "class_weight"])
+def test_cross_entropy_names_each_argument_from_another_library_or_device(name):
+    torch = pytest.importorskip("torch")
+    args = _ce_args()
+    with pytest.raises(TypeError, match=rf"`{name}` of type list is not a supported array"):
+        _ce({**args, name: args[name].tolist()})
+    mixed = ("`Z` is a torch array but `y` is a numpy array" if name == "Z"
+             else f"`Z` is a numpy array but `{name}` is a torch array")
+    with pytest.raises(TypeError, match=mixed):
+        _ce({**args, name: torch.from_numpy(args[name])})
+    t = {k: torch.from_numpy(v) for k, v in args.items()}
+    apart = ("`Z` is on device .*meta.* but `y` is on device .*cpu" if name == "Z"
+             else f"`Z` is on device .*cpu.* but `{name}` is on device .*meta")
+    with pytest.raises(ValueError, match=apart):
+        _ce({**t, name: t[name].to("meta")})
+
+
+@pytest.mark.parametrize(("Z", "y", "message"), [
+    (np.zeros(4), np.zeros(4, int), r"^`Z` must be 2-D \(n_samples, n_classes\), got shape "
+                                    r"\(4,\)$"),
+    (np.zeros((4, 3)), np.zeros(3, int), r"^`y` has 3 labels but `Z` has 4 rows"),
+    (np.zeros((4, 3), int), np.zeros(4, int), r"^`Z` must have a real floating dtype"),
+])
+def test_cross_entropy_shape_and_dtype_errors_name_z(Z, y, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        sr.cross_entropy(Z, y)
+
+
+@pytest.mark.parametrize("fn", [sr.log_softmax, sr.softmax])
+def test_softmax_family_names_z(fn):
+    with pytest.raises(TypeError, match=r"^`Z` of type list is not a supported array"):
+        fn([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"^`Z` must have a real floating dtype"):
+        fn(np.array([1, 2]))
+
+
+def test_cross_entropy_weights_take_the_logits_dtype():
+    Z = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    y = np.array([0, 1])
+    got = sr.cross_entropy(Z, y, sample_weight=np.array([1.0, 3.0]))
+    assert got.dtype == np.float32
+    logp = Z.astype(np.float64) - np.log(np.exp(Z.astype(np.float64)).sum(1, keepdims=True))
+    assert float(got) == pytest.approx(-(logp[0, 0] + 3 * logp[1, 1]) / 4, rel=1e-6)

@@ -411,8 +411,16 @@ def test_gradient_descent_stops_after_n_iter_no_change_and_keeps_the_best():
     first = S.gradient_descent(obj, theta, learning_rate=1e-9, max_iter=1, tol=0.0)
     np.testing.assert_array_equal(res.theta, first.theta)  # the best (first) epoch's
     assert not np.array_equal(first.theta, theta)
+    res = S.gradient_descent(obj, theta, learning_rate=1e-9, max_iter=50, tol=1e-4)
+    assert (res.n_iter, res.message) == (6, "loss improved by less than tol for 5 epochs")
     res = S.gradient_descent(obj, theta, learning_rate=0.1, max_iter=3, tol=1e-4)
     assert (res.n_iter, res.converged, res.message) == (3, False, "max_iter reached")
+    # with validation data it stops on the validation loss instead
+    vals = iter([1.0, 2.0, 3.0, 4.0, 5.0])
+    early = S.EarlyStopper(lambda theta: next(vals), patience=2, tol=0.0)
+    res = S.gradient_descent(obj, theta, learning_rate=0.1, max_iter=50, tol=0.0,
+                             early=early)
+    assert (res.n_iter, res.val_curve) == (3, [1.0, 2.0, 3.0])
     res = S.gradient_descent(obj, theta, learning_rate=0.1, max_iter=0, tol=0.0)
     assert (res.n_iter, res.converged, res.loss_curve) == (0, False, [])
 
