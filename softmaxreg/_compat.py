@@ -148,6 +148,8 @@ def _stand_in(a: Any) -> Any:
 def device(x: Any) -> Any:
     """The device of an array, of a sparse matrix too ("cpu" for SciPy's, and for Dask
     arrays of SciPy chunks, as for Dask arrays of NumPy chunks)."""
+    if type(x) is np.ndarray:  # the common case first: every check costs on small data
+        return "cpu"
     kind = sparse_library(x)
     if kind == "scipy" or is_sparse_chunked(x):
         return "cpu"
@@ -192,6 +194,8 @@ def sparse_library(x: Any) -> str | None:
     """"scipy", "torch" or "cupy" for a sparse matrix of that library (any format:
     ``scipy.sparse``, a torch tensor of a sparse layout, ``cupyx.scipy.sparse``);
     None for anything else."""
+    if type(x) is np.ndarray:
+        return None
     if is_scipy_sparse(x):
         return "scipy"
     if aac.is_torch_array(x) and str(x.layout) != "torch.strided":
