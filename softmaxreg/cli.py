@@ -412,6 +412,9 @@ def _check_model_options(args: argparse.Namespace) -> None:
         model._check_params()
     except (TypeError, ValueError) as exc:
         raise UsageError(_as_options(str(exc))) from None
+    if args.max_iter == 0:  # the library allows it (a model at its starting point)
+        raise UsageError("--epochs must be at least 1, got 0: no training would save the "
+                         "untrained starting model")
 
 
 def _as_options(text: str) -> str:

@@ -107,6 +107,8 @@ MISTAKES = [
     case("batch-size-zero", [*TRAIN, "--batch-size", "0", "--out", "r"],
          "--batch-size must be an integer >= 1, got 0"),
     case("C-zero", [*TRAIN, "--C", "0", "--out", "r"], "--C must be a number > 0.0"),
+    case("epochs-zero", [*TRAIN, "--epochs", "0", "--out", "r"],
+         "--epochs must be at least 1, got 0"),
     case("semicolon-csv", ["train", "data/semicolons.csv", "--target", "tumor_class",
                            "--quiet", "--out", "r"],
          "the file looks separated by ';', not commas"),
