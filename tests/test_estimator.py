@@ -217,6 +217,17 @@ def test_lbfgs_loss_curve_decreases_and_warns_at_max_iter():
     assert all(b < a for a, b in zip(m.loss_curve_, m.loss_curve_[1:], strict=False))
 
 
+@pytest.mark.parametrize("solver", ["gd", "sgd", "adam"])
+def test_a_learning_rate_too_large_to_learn_anything_warns(solver):
+    """The loss never fell below its first epoch's: the model is the first epoch's, and
+    the user is told why instead of getting a silent 1/3 accuracy."""
+    X, y = standardized(load_iris)
+    with pytest.warns(ConvergenceWarning, match=rf"^solver '{solver}': the training loss rose "
+                                                r"from .* `learning_rate` is too large"):
+        m = SoftmaxRegression(solver=solver, learning_rate=50.0, random_state=0).fit(X, y)
+    assert m.n_iter_ == 6  # the default patience of 5 epochs after the first
+
+
 def test_early_stopping_keeps_the_best_weights():
     X, y = standardized(load_digits)
     m = SoftmaxRegression(solver="adam", learning_rate=0.05, max_iter=200, early_stopping=True,

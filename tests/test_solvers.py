@@ -425,6 +425,24 @@ def test_gradient_descent_stops_after_n_iter_no_change_and_keeps_the_best():
     assert (res.n_iter, res.converged, res.loss_curve) == (0, False, [])
 
 
+def test_a_diverging_learning_rate_is_reported_not_taken_for_convergence():
+    X, y = _problem()
+    obj = _objective(X, y)
+    theta = np.zeros(obj.size)
+    res = S.gradient_descent(obj, theta, learning_rate=10.0, max_iter=100, tol=1e-4)
+    assert (res.n_iter, res.converged) == (6, False)
+    assert res.message.startswith(f"the training loss rose from {res.loss_curve[0]:.6g} to "
+                                  f"{res.loss_curve[-1]:.6g} in 6 epochs")
+    np.testing.assert_array_equal(res.theta, S.gradient_descent(  # the first epoch's weights
+        obj, theta, learning_rate=10.0, max_iter=1, tol=0.0).theta)
+    with pytest.warns(S.ConvergenceWarning, match=r"^solver 'gd': the training loss rose .*"
+                                                  r"`learning_rate` is too large"):
+        S.warn_if_not_converged(res, "gd", 100)
+    # a plateau a little above the first epoch is no divergence
+    flat = S.gradient_descent(obj, theta, learning_rate=1e-9, max_iter=100, tol=1e-4)
+    assert flat.converged and flat.message.startswith("loss improved by less than tol")
+
+
 def test_minibatch_returns_the_best_epochs_weights_not_the_last():
     X, y = _problem()
     obj = _objective(X, y)
@@ -433,7 +451,8 @@ def test_minibatch_returns_the_best_epochs_weights_not_the_last():
     res = S.minibatch(obj, theta, optimizer=optim.sgd(50.0), batch_size=None, max_iter=50,
                       tol=1e-3, n_iter_no_change=2, rng=None)
     best = int(np.argmin(res.loss_curve))
-    assert res.converged and res.n_iter == best + 3
+    assert res.n_iter == best + 3
+    assert not res.converged and res.message.startswith("the training loss rose")  # diverged
     # the parameters returned are those after the best epoch's update
     replay = S.minibatch(obj, theta, optimizer=optim.sgd(50.0), batch_size=None,
                          max_iter=best + 1, tol=0.0, n_iter_no_change=2, rng=None)
