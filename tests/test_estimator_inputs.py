@@ -342,3 +342,21 @@ def test_an_unusable_device_is_refused_naming_backend_and_device():
     with pytest.raises(ValueError, match=r"backend='torch', device='cuda' cannot be used here"):
         m.fit(X, y)
     assert not hasattr(m, "coef_")
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "dask"])
+def test_column_vector_labels_warn_as_scikit_learn_does_and_train_the_same(kind):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ref = SoftmaxRegression().fit(X, y)
+    if kind == "torch":
+        torch = pytest.importorskip("torch")
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+    elif kind == "dask":
+        da = pytest.importorskip("dask.array")
+        X, y = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    with pytest.warns(DataConversionWarning, match=r"^A column-vector y was passed"):
+        m = SoftmaxRegression().fit(X, y[:, None])
+    np.testing.assert_allclose(sr.backends.to_numpy(m.coef_), ref.coef_, atol=1e-6)
