@@ -506,8 +506,11 @@ def _report(result: Any, out: Path, *, inference: dict[str, float] | None
     p = table[f"p({label})"].iloc[0]
     given = ", ".join(f"{k}={v:g}" for k, v in inference.items())
     say(f"\ninference: {given}")
-    say(f"  predicted {label!s}: the probability that you have a {label!s} "
-          f"{'tumour' if result.target == 'tumor_class' else 'label'} is {p:.0%}")
+    if result.target == "tumor_class":  # the lesson's data: the lesson's words
+        say(f"  predicted {label!s}: the probability that you have a {label!s} tumour is "
+            f"{p:.0%}")
+    else:
+        say(f"  predicted {result.target} = {label!s}, with probability {p:.0%}")
 
     W, b = unscaled_coefficients(pipeline)
     say("\nweights in original units (W / scale, b - sum(W / scale * mean))")

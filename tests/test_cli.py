@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,23 @@ def test_spirals_give_three_probability_columns(shared_data, tmp_path, capsys):
     probs = np.array([[float(v) for v in ln.split(",")[1:]] for ln in text.splitlines()[1:]])
     assert probs.shape == (1500, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_the_report_speaks_of_the_users_own_target(tmp_path, capsys):
+    """The lesson's tumour sentence is for the lesson's data; other data gets its own
+    target's name."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.rename(columns=lambda c: c.replace(" (cm)", "")
+                                                  .replace(" ", "_"))
+    frame["target"] = frame["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    code, out, err = run(["train", str(tmp_path / "iris.csv"), "--target", "target",
+                          "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    assert "tumour" not in out
+    assert re.search(r"^  predicted target = (setosa|versicolor|virginica), with probability "
+                     r"\d+%$", out, re.M), out
 
 
 # ------------------------------------------------------------------------------ errors
