@@ -407,10 +407,14 @@ def _parallel_blocks(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: 
     serial = replace(ops, workers=1)
     controller = _blas_controller()
     n = X.shape[0]
-    starts = list(range(0, n, block_rows))
-    workers = min(ops.workers, len(starts))
+    workers = min(ops.workers, -(-n // block_rows))  # no more threads than blocks
     if controller is None or workers < 2:
         return kernel(serial, X, y, W, b, l2=l2, w=w, total=total)
+    # the same number of equal blocks for every thread, none over the cache-sized size:
+    # at n = 10000 two blocks of 5000 rows, not 8192 and 1808
+    per_thread = -(-n // (workers * block_rows))
+    block_rows = -(-n // (workers * per_thread))
+    starts = list(range(0, n, block_rows))
     work = _block_sums(serial, X, y, W, b, w=w, block_rows=block_rows)
     groups = [starts[i::workers] for i in range(workers)]
     if _BLAS_LIMITED.acquire(blocking=False):

@@ -120,3 +120,26 @@ def test_worker_count_follows_the_cgroup_quota(tmp_path, monkeypatch, request, f
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
         else os.cpu_count()
     assert K.cpu_workers() == min(affinity, expected or affinity)
+
+
+@pytest.mark.parametrize(("n", "workers", "sizes"), [
+    (10_000, 2, [5000, 5000]),  # not 8192 and 1808: one thread would do 82% of the work
+    (20_001, 2, [5001, 5001, 5001, 4998]),
+    (20_000, 3, [6667, 6667, 6666]),
+    (9_000, 4, [4500, 4500]),  # no more threads than cache-sized blocks
+])
+def test_threads_get_equal_blocks_no_larger_than_the_cache_sized_one(n, workers, sizes):
+    from dataclasses import replace
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, 3))
+    y = rng.integers(0, 2, size=n)
+    W, b = rng.normal(size=(3, 2)), np.zeros(2)
+    seen = []
+    ops = K.ops_for(np, X, workers=workers)
+    ops = replace(ops, rows=lambda X, s, e: seen.append(len(X[s:e])) or X[s:e])
+    got = K.kernel(ops, X, y, W, b, l2=0.0, w=None)
+    assert sorted(seen, reverse=True) == sizes and max(seen) <= K.BLOCK_ROWS
+    want = K.kernel(K.ops_for(np, X, workers=1), X, y, W, b, l2=0.0, w=None)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-12)
