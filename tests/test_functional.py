@@ -219,6 +219,39 @@ def test_ops_for_picks_the_fused_kernel_off_the_cpu():
     assert meta.name == "torch-fused" and meta.fused is not None and meta.block_rows is None
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta:UserWarning")
+def test_each_kind_of_data_gets_the_ops_that_docs_architecture_lists():
+    """ops_for's choice for every input kind this machine has, checked against the
+    kernel table of docs/architecture.md (name, and the fused kernel or blocked loop)."""
+    from pathlib import Path
+
+    table = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    sp = pytest.importorskip("scipy.sparse")
+    X = np.ones((4, 2))
+    cases = [(np, X, "numpy", False), (np, sp.csr_matrix(X), "scipy-sparse", False),
+             (sr.backends.get_namespace("array_api_strict"), None, "generic", False),
+             (None, None, "cupy", True)]
+    torch = pytest.importorskip("torch")
+    tx = sr.backends.get_namespace("torch")
+    cases += [(tx, torch.ones((4, 2)), "torch", False),
+              (tx, torch.ones((4, 2), device="meta"), "torch-fused", True),
+              (tx, torch.ones((4, 2)).to_sparse_csr(), "torch-sparse-cpu", True)]
+    da = pytest.importorskip("dask.array")
+    cases += [(da, da.from_array(sp.csr_matrix(X), asarray=False), "dask-sparse", True),
+              (sr.backends.get_namespace("dask"), da.ones((4, 2)), "generic", False)]
+    jnp = pytest.importorskip("jax.numpy")
+    cases += [(sr.backends.get_namespace("jax"), jnp.ones((4, 2)), "jax", True)]
+    for xp, data, name, fused in cases:
+        if name == "cupy":  # no CuPy here: its constructor, on any namespace
+            ops = _kernel.cupy_ops(np)
+        elif data is None:
+            ops = ops_for(xp, xp.ones((4, 2)))
+        else:
+            ops = ops_for(xp, data)
+        assert ops.name == name and (ops.fused is not None) == fused, (name, ops)
+        assert f"| `{name}` |" in table, name
+
+
 def test_jax_matrix_products_run_at_full_precision():
     """JAX's GPU default rounds float32 matrix-product inputs to TF32 (gradients were off
     by 1.6e-3 relative on an H200): every product in the traced loss, gradient and

@@ -178,3 +178,48 @@ def test_dask_sparse_chunks_with_a_stored_nan_are_refused_naming_x():
     X = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan], [2.0, 0.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"`X` contains 1 NaN or infinite"):
         SoftmaxRegression().fit(da.from_array(X, chunks=(2, 2), asarray=False), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 3, 4, 5, 7])
+def test_tree_sum_adds_every_part_once(n_parts):
+    dask = pytest.importorskip("dask")
+    from softmaxreg._kernel import tree_sum
+
+    parts = [dask.delayed((2.0**i, -(2.0**i))) for i in range(n_parts)]  # distinct bits
+    assert dask.compute(tree_sum(parts))[0] == (2.0**n_parts - 1, -(2.0**n_parts - 1))
+
+
+def test_chunk_sums_of_one_chunk_are_plain_sums_in_the_chunks_dtype():
+    from softmaxreg._kernel import chunk_sums
+
+    rng = np.random.default_rng(8)
+    X, _ = random_sparse(rng, 300, 12, 0.2, "coo_matrix", dtype="float32")  # COO: converted
+    y, w = rng.integers(0, 3, 300), rng.uniform(0.5, 2.0, 300).astype(np.float32)
+    W, b = rng.normal(size=(12, 3)), rng.normal(size=3)  # float64 parameters
+    loss, gW, gb, weight = chunk_sums(X, y, W, b, w)
+    assert gW.dtype == gb.dtype == np.float32 and gW.shape == (12, 3)
+    ref = sr.loss_and_grad(X.astype(np.float64).tocsr(), y, W, b, sample_weight=w)
+    total = float(w.astype(np.float64).sum())
+    assert float(weight) == pytest.approx(total, rel=1e-6)
+    for got, want in zip((loss, gW, gb), ref, strict=True):
+        np.testing.assert_allclose(np.asarray(got) / total, want, rtol=2e-5, atol=1e-6)
+    assert chunk_sums(X, y, W, b, None)[3] == 300.0
+
+
+def test_dask_sparse_logits_keep_their_dtype_and_total_one_gives_plain_sums():
+    """The logits are a float32 Dask array of NumPy chunks before anything is computed,
+    and the kernel's ``total=1`` gives plain sums, as a map over chunks needs."""
+    da = pytest.importorskip("dask.array")
+    from softmaxreg._kernel import kernel, ops_for
+
+    rng = np.random.default_rng(9)
+    X, _ = random_sparse(rng, 400, 10, 0.2, "csr_matrix", dtype="float32")
+    Xd = da.from_array(X, chunks=(100, 10), asarray=False)
+    yd = da.from_array(rng.integers(0, 3, 400), chunks=100)
+    W, b = da.zeros((10, 3), dtype=np.float32), da.zeros(3, dtype=np.float32)
+    Z = sr.forward(Xd, W, b)
+    assert Z.dtype == np.float32 and isinstance(Z._meta, np.ndarray)
+    assert Z.compute().dtype == np.float32
+    ops = ops_for(da, Xd)
+    sums = kernel(ops, Xd, yd, W, b, l2=0.0, w=None, total=1.0)
+    assert float(sums[0].compute()) == pytest.approx(400 * np.log(3), rel=1e-6)

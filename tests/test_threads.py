@@ -82,6 +82,7 @@ def test_worker_count_follows_cpu_affinity():
       {"cpu.cfs_quota_us": "200000\n", "cpu.cfs_period_us": "100000\n"}], 2),
     ([{"cpu.cfs_quota_us": "250000\n"}, {"cpu.max": "500000 100000\n"}], 5),  # no period
     ([{"cpu.cfs_quota_us": "1\n", "cpu.cfs_period_us": "100000\n"}], 1),  # 1 us of 100 ms
+    ([{"cpu.cfs_quota_us": "3\n", "cpu.cfs_period_us": "1\n"}], 3),
     ([{"cpu.cfs_quota_us": "100000\n", "cpu.cfs_period_us": "0\n"}], None),
     ([{"cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"},
       {"cpu.max": "200000 100000\n"}], None),  # v1 without a quota decides
