@@ -625,3 +625,45 @@ def test_cross_entropy_weights_take_the_logits_dtype():
     assert got.dtype == np.float32
     logp = Z.astype(np.float64) - np.log(np.exp(Z.astype(np.float64)).sum(1, keepdims=True))
     assert float(got) == pytest.approx(-(logp[0, 0] + 3 * logp[1, 1]) / 4, rel=1e-6)
+
+
+@pytest.mark.parametrize("block_rows", [4, None])  # the blocked loop; the fused kernel
+@pytest.mark.parametrize("weighted", [False, True])
+def test_torch_kernels_make_every_array_on_the_datas_device(block_rows, weighted):
+    """On torch's "meta" device (shapes without values) every temporary the kernel makes
+    must be on the data's device: an array made on the CPU fails here, as it would on a
+    GPU."""
+    torch = pytest.importorskip("torch")
+    xp = sr.backends.get_namespace("torch")
+    meta = {"device": "meta"}
+    X, W, b = torch.ones((10, 3), **meta), torch.zeros((3, 2), **meta), torch.zeros(2, **meta)
+    y = torch.zeros(10, dtype=torch.int64, **meta)
+    w = torch.ones(10, **meta) if weighted else None
+    ops = ops_for(xp, X, block_rows=block_rows)
+    assert ops.name == ("torch" if block_rows else "torch-fused")
+    out = kernel(ops, X, y, W, b, l2=0.1, w=w)
+    assert [(o.device.type, tuple(o.shape)) for o in out] == [("meta", ()), ("meta", (3, 2)),
+                                                               ("meta", (2,))]
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta:UserWarning")
+def test_torch_sparse_on_the_cpu_without_scipy_uses_torchs_own_products(monkeypatch):
+    """Without SciPy, torch CSR tensors on the CPU compute with torch's sparse products
+    (slower), to the same answer; with a given total, plain sums."""
+    torch = pytest.importorskip("torch")
+    import sys
+
+    X, y, W, b, sw, cw = problem(seed=3, n=60, weights=True)
+    Xt = torch.from_numpy(X * (np.abs(X) > 1)).to_sparse_csr()
+    args = [torch.from_numpy(v) for v in (y, W, b)]
+    w = torch.from_numpy(sw * cw[y])
+    ops = ops_for(sr.backends.get_namespace("torch"), Xt)
+    with_scipy = kernel(ops, Xt, *args, l2=0.3, w=w)
+    sums = kernel(ops, Xt, *args, l2=0.0, w=w, total=1.0)
+    monkeypatch.setitem(sys.modules, "scipy.sparse", None)  # import scipy.sparse fails
+    without = kernel(ops, Xt, *args, l2=0.3, w=w)
+    for a, c in zip(with_scipy, without, strict=True):
+        np.testing.assert_allclose(c.numpy(), a.numpy(), rtol=1e-12)
+    total = float(w.sum())
+    for s, a in zip(sums, kernel(ops, Xt, *args, l2=0.0, w=w), strict=True):
+        np.testing.assert_allclose(s.numpy() / total, a.numpy(), rtol=1e-12)
