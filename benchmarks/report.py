@@ -42,6 +42,8 @@ def _peer(group: str, names: set[str]) -> str | None:
         return "sklearn-cv" if "sklearn-cv" in names else None
     if group.startswith("dask"):
         return "numpy" if "numpy" in names else None
+    if group.startswith("small fit"):
+        return "sklearn" if "sklearn" in names else None
     if group.startswith("text"):
         return "sklearn" if "sklearn" in names else None
     if group.startswith("sgd"):
@@ -95,6 +97,14 @@ def _bars(by_group: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
                          f"the time | {r:.2f}x ({_ms(two['extra_info']['per_iteration_s'])} "
                          f"vs {_ms(one['extra_info']['per_iteration_s'])}) | "
                          f"{'met' if r <= 2 else 'not met'} |")
+    for g, rows in by_group.items():  # whole fits on small data, same objective
+        if g.startswith("small fit") and "numpy" in rows and "sklearn" in rows:
+            limit = 0.7 if "two-class" in g else 1.0
+            r = rows["numpy"]["stats"]["median"] / rows["sklearn"]["stats"]["median"]
+            its = (rows["numpy"]["extra_info"]["n_iter"], rows["sklearn"]["extra_info"]["n_iter"])
+            lines.append(f"| {g[len('small fit '):]}: fit vs scikit-learn, same objective | "
+                         f"<= {limit}x the time | {r:.2f}x ({its[0]} vs {its[1]} iterations) | "
+                         f"{'met' if r <= limit else 'not met'} |")
     fit = "fit n=200000"
     f_ours, f_sk = t(fit, "numpy"), t(fit, "sklearn")
     if f_ours and f_sk:
