@@ -667,3 +667,28 @@ def test_torch_sparse_on_the_cpu_without_scipy_uses_torchs_own_products(monkeypa
     total = float(w.sum())
     for s, a in zip(sums, kernel(ops, Xt, *args, l2=0.0, w=w), strict=True):
         np.testing.assert_allclose(s.numpy() / total, a.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_major_kernel_is_stable_per_row_and_keeps_the_dtype(dtype):
+    """The row-major kernel (JAX's; written against the standard, run here on NumPy):
+    each row shifted by its own maximum, so rows whose logits lie ~1e3 apart (which a
+    shift by one global maximum would underflow) give the float64 reference; its
+    arrays keep the data's dtype."""
+    X, y, W, b, sw, cw = problem(seed=2, n=40, weights=True)
+    X = X.astype(dtype)
+    X[:, 0] = np.where(np.arange(len(X)) % 2, 3.0, -3.0)
+    W = W.astype(dtype)
+    W[0, :] = 300.0  # every logit of a row near +900 or near -900, by row
+    b = b.astype(dtype)
+    w = (sw * cw[y]).astype(dtype)
+    ops = ops_for(np, X, native=False)
+    got = _kernel._row_major(ops, X, y, W, b, l2=0.1, w=w)
+    ref = kernel(ops_for(np, X.astype(np.float64), native=False), X.astype(np.float64), y,
+                 W.astype(np.float64), b.astype(np.float64), l2=0.1, w=w.astype(np.float64))
+    Z = X @ W
+    assert np.isfinite(ref[0]) and Z.max(axis=1).min() < -800 < 800 < Z.max()
+    tol = {"rtol": 1e-12} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-3}
+    for g, r in zip(got, ref, strict=True):
+        assert g.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(g, r, **tol)
