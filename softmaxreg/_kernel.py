@@ -407,9 +407,10 @@ def _parallel_blocks(ops: Ops, X: Any, y: Any, W: Any, b: Any, *, l2: float, w: 
     serial = replace(ops, workers=1)
     controller = _blas_controller()
     n = X.shape[0]
-    workers = min(ops.workers, -(-n // block_rows))  # no more threads than blocks
-    if controller is None or workers < 2:
+    if controller is None:
         return kernel(serial, X, y, W, b, l2=l2, w=w, total=total)
+    # no more threads than blocks; at least two, as kernel() calls this for n > block_rows
+    workers = min(ops.workers, -(-n // block_rows))
     # the same number of equal blocks for every thread, none over the cache-sized size:
     # at n = 10000 two blocks of 5000 rows, not 8192 and 1808
     per_thread = -(-n // (workers * block_rows))

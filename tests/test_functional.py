@@ -540,6 +540,9 @@ def test_threaded_path_survives_fork():
     (lambda: sr.logsumexp(np.array([1, 2])),
      r"^`Z` must have a real floating dtype \(float32 or float64\), got int64$"),
     (lambda: sr.one_hot([0, 1], 2), r"^`y` of type list is not a supported array"),
+    (lambda: sr.forward([[1.0]], np.ones((1, 2)), np.ones(2)), r"^`X` of type list"),
+    (lambda: sr.forward(np.ones((1, 1)), [[1.0, 2.0]], np.ones(2)), r"^`W` of type list"),
+    (lambda: sr.forward(np.ones((1, 1)), np.ones((1, 2)), [1.0, 2.0]), r"^`b` of type list"),
 ])
 def test_errors_name_the_argument(call, message):
     with pytest.raises(TypeError, match=message):

@@ -144,3 +144,34 @@ def test_threads_get_equal_blocks_no_larger_than_the_cache_sized_one(n, workers,
     want = K.kernel(K.ops_for(np, X, workers=1), X, y, W, b, l2=0.0, w=None)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
+def test_blocks_run_with_a_single_threaded_blas_and_without_threadpoolctl(monkeypatch):
+    """Inside the worker threads the BLAS is limited to one thread (else its threads and
+    ours oversubscribe the cores); without threadpoolctl the blocks run serially, to the
+    same sums."""
+    from dataclasses import replace
+
+    if not blas_threads() or max(blas_threads()) < 2:
+        pytest.skip("the BLAS here runs one thread anyway")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20_000, 4))
+    y = rng.integers(0, 3, size=20_000)
+    W, b = rng.normal(size=(4, 3)), np.zeros(3)
+    seen = []
+
+    def rows(X, s, e):
+        seen.append((threading.current_thread().name, max(blas_threads())))
+        return X[s:e]
+
+    ops = replace(K.ops_for(np, X, workers=2), rows=rows)
+    threaded = K.kernel(ops, X, y, W, b, l2=0.1, w=None)
+    assert {n for _, n in seen} == {1}
+    assert all(name.startswith("softmaxreg") for name, _ in seen)
+    seen.clear()
+    monkeypatch.setattr(K, "_blas_controller", lambda: None)
+    serial = K.kernel(ops, X, y, W, b, l2=0.1, w=None)
+    assert seen and {name for name, _ in seen} == {threading.current_thread().name}
+    assert min(n for _, n in seen) >= 2  # this thread, the BLAS left as it is
+    for s, r in zip(serial, threaded, strict=True):
+        np.testing.assert_allclose(s, r, rtol=1e-12)
