@@ -265,6 +265,16 @@ def test_cubic_min_clips_to_bounds_and_falls_back_to_the_midpoint():
     assert S._cubic_min(0.0, 0.0, math.inf, 1.0, 0.0, 1.0) == 0.5  # not finite: midpoint
 
 
+def test_cubic_min_at_the_degenerate_edges():
+    """A double root of the cubic's derivative (d2 = 0) still gives the interpolated
+    point; a zero denominator gives the midpoint of the bounds, from either side."""
+    assert S._cubic_min(0.0, 0.0, 1.0, 1.0, 1.0, 4.0) == pytest.approx(1 / 3, abs=1e-15)
+    assert S._cubic_min(0.0, 0.0, 3.0, 1.0, 1.0, 3.0, bounds=(0.2, 0.6)) == \
+        pytest.approx(0.4, abs=1e-15)
+    assert S._cubic_min(1.0, 1.0, 3.0, 0.0, 0.0, 3.0, bounds=(0.2, 0.6)) == \
+        pytest.approx(0.4, abs=1e-15)
+
+
 def test_cubic_min_of_a_quadratic_is_its_vertex():
     # f(x) = (x - 0.3)^2: the cubic through two points with slopes is this parabola
     assert S._cubic_min(-2.0, 5.29, -4.6, 0.1, 0.04, -0.4) == 0.1  # vertex past x2: clipped
@@ -513,6 +523,16 @@ def test_minibatch_with_early_stopping_and_progress():
     assert len(seen[0]) == obj.size
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and "val_loss 0.7" in lines[-1]
+    # verbose=1 prints the first epoch and then the final one with its own numbers
+    seen.clear()
+    out = io.StringIO()
+    res = S.minibatch(obj, np.zeros(obj.size), optimizer=optim.sgd(0.1), batch_size=None,
+                      max_iter=20, tol=1e-3, n_iter_no_change=2, rng=None,
+                      early=S.EarlyStopper(val_loss, patience=2, tol=0.0),
+                      progress=S.Progress(1, "gd", interval=3600, stream=out))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("[gd] iter    3  loss ")
+    assert f"loss {res.loss_curve[-1]:.6g}  val_loss 0.7 " in lines[-1]
 
 
 def test_minibatch_refuses_a_diverging_learning_rate():
