@@ -225,7 +225,10 @@ def test_each_kind_of_data_gets_the_ops_that_docs_architecture_lists():
     kernel table of docs/architecture.md (name, and the fused kernel or blocked loop)."""
     from pathlib import Path
 
-    table = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    page = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+    if not page.exists():  # tests copied without the docs (mutmut's mutants/ folder)
+        pytest.skip("docs/architecture.md is not beside the tests")
+    table = page.read_text()
     sp = pytest.importorskip("scipy.sparse")
     X = np.ones((4, 2))
     cases = [(np, X, "numpy", False), (np, sp.csr_matrix(X), "scipy-sparse", False),
