@@ -44,9 +44,11 @@ def test_lbfgs_iteration(benchmark, backend, clusters):
                                                silence_logs=40)
         made[backend] = (distributed.Client(cluster), cluster)
         # the data already on the workers, as when read there (read_parquet, from_zarr)
-        Xb = da.from_array(X, chunks=(25_000, -1)).persist()
-        yb = da.from_array(y, chunks=25_000).persist()
-        distributed.wait([Xb, yb])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Sending large graph": the data, once, here
+            Xb = da.from_array(X, chunks=(25_000, -1)).persist()
+            yb = da.from_array(y, chunks=25_000).persist()
+            distributed.wait([Xb, yb])
 
     def fit(iters=ITERS):
         with warnings.catch_warnings():
