@@ -243,7 +243,7 @@ def render(paths: list[Path], out_md: Path, out_png: Path) -> str:
           "python benchmarks/report.py benchmarks/results/cpu-2core.json "
           "benchmarks/results/cpu-2core-layouts.json benchmarks/results/cpu-2core-sparse.json "
           "benchmarks/results/cpu-2core-dropin.json benchmarks/results/cpu-2core-grid.json "
-          "benchmarks/results/cpu-2core-small.json "
+          "benchmarks/results/cpu-2core-small.json benchmarks/results/cpu-2core-dask.json "
           "benchmarks/results/gpu-NVIDIA-H200.json",
           "```", ""]
     charts = []
