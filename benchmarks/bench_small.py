@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from _common import full_size
 
+import softmaxreg as sr
 from softmaxreg import SoftmaxRegression
 
 sklearn = pytest.importorskip("sklearn")
@@ -39,16 +40,11 @@ def _data(name: str, full: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _objective(X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> float:
-    """scikit-learn's objective: mean log loss + ||coef||^2 / (2 C n), binomial for two
-    classes (``coef`` then has one row)."""
-    Z = X @ coef.T + intercept
+    """scikit-learn's objective: mean log loss + ||coef||^2 / (2 C n). For two classes
+    (``coef`` of one row) the binomial loss is the softmax one with a zero first column."""
     if coef.shape[0] == 1:
-        z = Z[:, 0]
-        loss = np.mean(np.logaddexp(0.0, z) - (y == 1) * z)
-    else:
-        Z = Z - Z.max(axis=1, keepdims=True)
-        loss = np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(y)), y])
-    return float(loss + (coef**2).sum() / (2 * C * len(y)))
+        coef, intercept = np.vstack([0 * coef, coef]), np.concatenate([0 * intercept, intercept])
+    return float(sr.loss_and_grad(X, y, coef.T, intercept, l2=1.0 / (C * len(y)))[0])
 
 
 def _sklearn_form(model: SoftmaxRegression) -> tuple[np.ndarray, np.ndarray]:

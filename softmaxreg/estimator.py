@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp  # a dependency of scikit-learn, which this module needs anyway
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import backends
 from . import solvers as S
@@ -172,10 +170,8 @@ class SoftmaxBase(ClassifierMixin, BaseEstimator):
         if input_plan(X) is not None:
             X = self._validate_array(X, reset=reset)
             y_host = labels_to_host(y)
-            if len(getattr(y, "shape", ())) == 2:  # as validate_data says for NumPy
-                warnings.warn("A column-vector y was passed when a 1d array was expected. "
-                              "Please change the shape of y to (n_samples, ), for example "
-                              "using ravel().", DataConversionWarning, stacklevel=3)
+            if len(getattr(y, "shape", ())) == 2:  # scikit-learn's warning, as for NumPy y
+                column_or_1d(y_host[:, None], warn=True)
         else:
             # mini-batches gather rows: ask for row-major data in the one conversion
             floats = [np.float32, np.float64] if float32_frame(X) else [np.float64, np.float32]

@@ -607,7 +607,7 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
     vals: list[float] = []
     # tol=0 never stops on the training loss (scikit-learn's tol=None)
     patience = Patience(n_iter_no_change, tol) if early is None and tol > 0 else None
-    converged = stop = False
+    converged = stop = False  # stop: the loop ends (early stopping, patience, divergence)
     message = "max_iter reached"
     epoch = 0
     for epoch in range(1, max_iter + 1):
@@ -639,12 +639,12 @@ def minibatch(obj: Objective, theta: Any, *, optimizer: optim.GradientTransforma
             # no epoch did better than the first, and the loss grew: not a noisy plateau
             if min(curve) == curve[0] and epoch_loss > 1.1 * curve[0]:
                 converged = False  # diverged: a warning, the first epoch's weights
-                message = (f"the training loss rose from {curve[0]:.6g} to {epoch_loss:.6g} "
+                message = (f"{DIVERGED} from {curve[0]:.6g} to {epoch_loss:.6g} "
                            f"in {epoch} epochs and never fell below its first value: "
                            f"`learning_rate` is too large for this data; lower it")
         if progress:
             progress(epoch, epoch_loss, val)
-        if converged or stop:
+        if stop:
             break
     if progress:
         progress(epoch, curve[-1] if curve else math.nan, vals[-1] if vals else None,
@@ -678,10 +678,14 @@ def solve(obj: Objective, theta: Any, *, solver: str, learning_rate: float,
                      early=early, state=state)
 
 
+#: how :func:`minibatch` reports a learning rate so large that no epoch beat the first
+DIVERGED = "the training loss rose"
+
+
 def warn_if_not_converged(result: FitResult, solver: str, max_iter: int) -> None:
     if not result.converged:
         msg = (f"solver {solver!r}: {result.message}"
-               if result.message.startswith("the training loss rose")
+               if result.message.startswith(DIVERGED)
                else f"solver {solver!r} stopped at max_iter={max_iter} before converging; "
                     f"increase `max_iter` or loosen `tol`")
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
